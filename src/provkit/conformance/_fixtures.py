@@ -1,0 +1,58 @@
+"""Fixtures every suite test uses: a fresh guarded provider, its clock and the timings."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, cast
+
+import pytest
+import pytest_asyncio
+
+from provkit.conformance._guard import GuardedProvider
+from provkit.conformance._settings import SETTINGS_KEY, SuiteSettings
+from provkit.conformance._timing import SuiteClock, Timing
+from provkit.contract import Capability, ClockControl, ManualClock, Provider
+
+
+def _settings(request: pytest.FixtureRequest) -> SuiteSettings:
+    return request.config.stash[SETTINGS_KEY]
+
+
+@pytest_asyncio.fixture
+async def _provider_under_test(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
+    settings = _settings(request)
+    factory = settings.factory
+    raw = await factory.create_provider()
+    try:
+        yield raw
+    finally:
+        dispose = getattr(factory, "dispose_provider", None)
+        if dispose is not None:
+            await dispose(raw)
+        else:
+            await raw.close()
+
+
+@pytest.fixture
+def clock(_provider_under_test: Any) -> SuiteClock:
+    """Moves provider time: an injected manual clock when the provider declares ``CLOCK``."""
+    if Capability.CLOCK in _provider_under_test.capabilities:
+        manual = ManualClock()
+        cast(ClockControl, _provider_under_test).set_clock(manual)
+        return SuiteClock(manual)
+    return SuiteClock(None)
+
+
+@pytest.fixture
+def timing(request: pytest.FixtureRequest, clock: SuiteClock) -> Timing:
+    """Lock timeouts and waits for this test, scaled by ``--provkit-timescale``."""
+    return Timing.for_run(_settings(request).timescale, clock.is_manual)
+
+
+@pytest.fixture
+def provider(
+    request: pytest.FixtureRequest, _provider_under_test: Any, clock: SuiteClock
+) -> Provider:
+    """A fresh provider for this test whose calls fail the test if they hang."""
+    guarded = GuardedProvider(_provider_under_test, _settings(request).op_timeout)
+    return cast(Provider, guarded)

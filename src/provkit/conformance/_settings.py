@@ -1,0 +1,26 @@
+"""Settings of one conformance run, parsed by the plugin and read by the fixtures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from provkit.contract import ProviderFactory
+
+
+@dataclass(frozen=True, slots=True)
+class SuiteSettings:
+    """What ``--provider`` and the other options resolved to.
+
+    ``timescale`` multiplies every lock timeout and wait of the suite; ``op_timeout`` is the
+    longest a single provider call may take before its test fails (already scaled).
+    """
+
+    factory: ProviderFactory
+    provider_spec: str
+    timescale: float = 1.0
+    op_timeout: float = 10.0
+
+
+SETTINGS_KEY = pytest.StashKey[SuiteSettings]()
