@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from provkit.conformance._timing import SuiteClock
 from provkit.contract import (
     ExecutionMetadata,
     OrchestrationItem,
     Provider,
     Status,
+    SystemClock,
     WorkLease,
 )
 from provkit.contract import events as ev
@@ -138,3 +140,104 @@ async def start_instance(
     assert item.instance == instance, f"fetch returned {item.instance!r}, expected {instance!r}"
     await ack(provider, item, [started()], metadata=first_turn_metadata())
     return item
+
+
+def provider_now_ms(clock: SuiteClock) -> int:
+    """The provider's "now" in epoch ms: the injected manual clock's, else the wall clock's."""
+    if clock.manual is not None:
+        return clock.manual.now_ms()
+    return SystemClock().now_ms()
+
+
+def external_event(event_id: int, name: str = "signal", data: str = "data") -> ev.ExternalEvent:
+    """An ``ExternalEvent`` history event (an external event the orchestration received)."""
+    return ev.ExternalEvent(event_id=event_id, name=name, data=data)
+
+
+def continued_as_new(event_id: int, input: str = "next") -> ev.OrchestrationContinuedAsNew:
+    """An ``OrchestrationContinuedAsNew`` event ending an execution."""
+    return ev.OrchestrationContinuedAsNew(event_id=event_id, input=input)
+
+
+def orchestration_completed(event_id: int, output: str = "output") -> ev.OrchestrationCompleted:
+    """An ``OrchestrationCompleted`` event ending an execution."""
+    return ev.OrchestrationCompleted(event_id=event_id, output=output)
+
+
+def continue_as_new_item(instance: str, input: str = "next") -> msg.ContinueAsNew:
+    """A continue-as-new message for ``instance``."""
+    return msg.ContinueAsNew(instance=instance, orchestration=ORCHESTRATION, input=input)
+
+
+async def lock_instance(
+    provider: Provider, message: msg.OrchestratorMessage, lock_timeout: float
+) -> OrchestrationItem:
+    """Enqueue ``message`` and fetch; fails unless the fetch locks ``message.instance``."""
+    await provider.enqueue_for_orchestrator(message)
+    item = await fetch(provider, lock_timeout)
+    kind = type(message).__name__
+    assert item is not None, (
+        f"fetch_orchestration_item returned None after enqueuing a {kind} for {message.instance!r}"
+    )
+    assert item.instance == message.instance, (
+        f"fetch returned {item.instance!r}, expected {message.instance!r}"
+    )
+    return item
+
+
+async def run_turn(
+    provider: Provider,
+    message: msg.OrchestratorMessage,
+    lock_timeout: float,
+    history_delta: Sequence[ev.Event] = (),
+    *,
+    execution_id: int | None = None,
+    metadata: ExecutionMetadata | None = None,
+    worker_items: Sequence[msg.ActivityExecute] = (),
+    orchestrator_items: Sequence[msg.OrchestratorMessage] = (),
+) -> OrchestrationItem:
+    """Enqueue ``message``, lock its instance and ack one turn; returns the fetched item."""
+    item = await lock_instance(provider, message, lock_timeout)
+    await ack(
+        provider,
+        item,
+        history_delta,
+        execution_id=execution_id,
+        metadata=metadata,
+        worker_items=worker_items,
+        orchestrator_items=orchestrator_items,
+    )
+    return item
+
+
+async def lease_work(
+    provider: Provider, item: msg.ActivityExecute, lock_timeout: float
+) -> WorkLease:
+    """Enqueue a worker item and lease it; fails unless the lease is for that item."""
+    await provider.enqueue_for_worker(item)
+    lease = await fetch_work(provider, lock_timeout)
+    assert lease is not None, (
+        f"fetch_work_item returned None after enqueuing activity {item.id} of {item.instance!r}"
+    )
+    assert lease.item == item, f"fetch_work_item leased {lease.item!r}, expected {item!r}"
+    return lease
+
+
+async def enqueue_all(provider: Provider, items: Sequence[msg.OrchestratorMessage]) -> None:
+    """Enqueue ``items`` to the orchestrator queue one after another, in order."""
+    for item in items:
+        await provider.enqueue_for_orchestrator(item)
+
+
+async def must_fetch(provider: Provider, lock_timeout: float) -> OrchestrationItem:
+    """An orchestrator fetch that fails the test when it returns None."""
+    item = await fetch(provider, lock_timeout)
+    assert item is not None, "fetch_orchestration_item returned None although work was visible"
+    return item
+
+
+async def must_fetch_work(provider: Provider, lock_timeout: float) -> WorkLease:
+    """A worker fetch that fails the test when it returns None."""
+    lease = await fetch_work(provider, lock_timeout)
+    assert lease is not None, "fetch_work_item returned None although an item was visible"
+    return lease

@@ -1,0 +1,321 @@
+"""Executions of one instance: each keeps its own history and the latest one is current.
+
+Continue-as-new acks execution id + 1; the provider creates it, keeps the old history,
+reports the new id from then on, and never moves the current execution backwards.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from provkit.conformance._builders import (
+    ack,
+    activity_done,
+    completed,
+    continue_as_new_item,
+    continued_as_new,
+    external_event,
+    external_item,
+    fetch,
+    first_turn_metadata,
+    lock_instance,
+    orchestration_completed,
+    run_turn,
+    scheduled,
+    start_item,
+    started,
+)
+from provkit.conformance._timing import Timing
+from provkit.contract import ExecutionMetadata, Provider, Status
+
+pytestmark = [pytest.mark.multi_execution, pytest.mark.asyncio]
+
+
+# Rejects: executions sharing one history, or read() returning the first execution
+async def test_each_execution_keeps_its_own_history(provider: Provider, timing: Timing) -> None:
+    """Execution 1 (3 events) and 2 (2 events) read back separately; read() shows execution 2."""
+    first = [started(), scheduled(2), continued_as_new(3)]
+    second = [started(input="next"), scheduled(2, input="second")]
+    await run_turn(
+        provider,
+        start_item("inst-1"),
+        timing.long_lock,
+        first,
+        metadata=first_turn_metadata(Status.CONTINUED_AS_NEW, "next"),
+    )
+    await run_turn(
+        provider,
+        continue_as_new_item("inst-1"),
+        timing.long_lock,
+        second,
+        execution_id=2,
+        metadata=first_turn_metadata(),
+    )
+
+    assert await provider.read_execution("inst-1", 1) == first
+    assert await provider.read_execution("inst-1", 2) == second
+    assert await provider.read("inst-1") == second
+    assert await provider.list_executions("inst-1") == [1, 2]
+
+
+# Rejects: read() that does not follow the newest execution as it is created
+async def test_read_follows_the_latest_execution(provider: Provider, timing: Timing) -> None:
+    """read() returns execution 1 until execution 2 exists, then execution 2."""
+    await run_turn(
+        provider,
+        start_item("inst-1"),
+        timing.long_lock,
+        [started(), continued_as_new(2)],
+        metadata=first_turn_metadata(Status.CONTINUED_AS_NEW, "next"),
+    )
+    assert await provider.read("inst-1") == [started(), continued_as_new(2)]
+    assert await provider.read_execution("inst-1", 2) == []
+
+    await run_turn(
+        provider,
+        continue_as_new_item("inst-1"),
+        timing.long_lock,
+        [started(input="next")],
+        execution_id=2,
+        metadata=first_turn_metadata(),
+    )
+
+    assert await provider.read("inst-1") == [started(input="next")]
+    assert await provider.read_execution("inst-1", 1) == [started(), continued_as_new(2)]
+    assert await provider.read_execution("inst-1", 3) == []
+
+
+# Rejects: a fetched execution_id copied from the start message instead of the instance
+async def test_fetch_reports_the_current_execution_not_the_message_id(
+    provider: Provider, timing: Timing
+) -> None:
+    """Fetch reports execution 1 before any record and 2 after an ack of execution 2."""
+    item = await lock_instance(provider, start_item("inst-1", execution_id=3), timing.long_lock)
+    assert item.execution_id == 1, "fetch reported the start message's execution id"
+    await ack(provider, item, [started()], execution_id=1, metadata=first_turn_metadata())
+
+    turn = await run_turn(
+        provider,
+        continue_as_new_item("inst-1"),
+        timing.long_lock,
+        [started(input="next")],
+        execution_id=2,
+        metadata=first_turn_metadata(),
+    )
+    assert turn.execution_id == 1, "execution 2 was reported before any ack created it"
+
+    later = await lock_instance(provider, start_item("inst-1", execution_id=1), timing.long_lock)
+    assert later.execution_id == 2
+    assert later.history == [started(input="next")]
+
+
+# Rejects: continue-as-new that loses the old execution or never becomes current
+async def test_continue_as_new_starts_the_next_execution_and_keeps_the_old_one(
+    provider: Provider, timing: Timing
+) -> None:
+    """Acking execution_id + 1 creates it; later fetches report it with a clean history."""
+    await run_turn(
+        provider,
+        start_item("inst-1"),
+        timing.long_lock,
+        [started()],
+        metadata=first_turn_metadata(),
+    )
+    ending = [external_event(2), continued_as_new(3)]
+    await run_turn(
+        provider,
+        external_item("inst-1"),
+        timing.long_lock,
+        ending,
+        metadata=ExecutionMetadata(status=Status.CONTINUED_AS_NEW, output="next"),
+        orchestrator_items=[continue_as_new_item("inst-1")],
+    )
+
+    handover = await fetch(provider, timing.long_lock)
+    assert handover is not None, "the ack's ContinueAsNew message was not fetchable"
+    assert (handover.instance, handover.execution_id) == ("inst-1", 1)
+    assert handover.messages == [continue_as_new_item("inst-1")]
+    assert handover.history == [started(), *ending]
+    await ack(
+        provider,
+        handover,
+        [started(input="next")],
+        execution_id=2,
+        metadata=first_turn_metadata(),
+    )
+
+    later = await lock_instance(provider, external_item("inst-1"), timing.long_lock)
+    assert later.execution_id == 2, "fetch did not report the execution continue-as-new created"
+    assert later.history == [started(input="next")], "the new execution did not start clean"
+    assert await provider.read_execution("inst-1", 1) == [started(), *ending]
+    assert await provider.list_executions("inst-1") == [1, 2]
+
+
+# Rejects: executions that overwrite or merge each other's events, or leak across instances
+async def test_three_executions_keep_their_own_events(provider: Provider, timing: Timing) -> None:
+    """Three executions each keep their events (gaps in ids included); read() shows the third."""
+    histories = {
+        1: [started(input="one"), continued_as_new(2, "two")],
+        2: [started(input="two"), scheduled(2), continued_as_new(3, "three")],
+        3: [started(input="three"), scheduled(100), completed(101, 100)],
+    }
+    await run_turn(
+        provider,
+        start_item("inst-2"),
+        timing.long_lock,
+        [started(input="other")],
+        metadata=first_turn_metadata(),
+    )
+    await run_turn(
+        provider,
+        start_item("inst-1"),
+        timing.long_lock,
+        histories[1],
+        metadata=first_turn_metadata(Status.CONTINUED_AS_NEW, "two"),
+    )
+    for execution_id in (2, 3):
+        await run_turn(
+            provider,
+            continue_as_new_item("inst-1"),
+            timing.long_lock,
+            histories[execution_id],
+            execution_id=execution_id,
+            metadata=first_turn_metadata(),
+        )
+
+    for execution_id, history in histories.items():
+        assert await provider.read_execution("inst-1", execution_id) == history, (
+            f"read_execution('inst-1', {execution_id}) returned the wrong events"
+        )
+    assert await provider.read("inst-1") == histories[3]
+    assert await provider.list_executions("inst-1") == [1, 2, 3]
+    assert await provider.read("inst-2") == [started(input="other")]
+    assert await provider.list_executions("inst-2") == [1]
+
+
+# Rejects: an ack for an older execution that makes it current again
+async def test_current_execution_never_moves_backwards(provider: Provider, timing: Timing) -> None:
+    """A late ack for execution 1 appends there, but execution 2 stays current."""
+    await run_turn(
+        provider,
+        start_item("inst-1"),
+        timing.long_lock,
+        [started(), scheduled(2), continued_as_new(3)],
+        metadata=first_turn_metadata(Status.CONTINUED_AS_NEW, "next"),
+    )
+    await run_turn(
+        provider,
+        continue_as_new_item("inst-1"),
+        timing.long_lock,
+        [started(input="next")],
+        execution_id=2,
+        metadata=first_turn_metadata(),
+    )
+
+    stale = await run_turn(
+        provider,
+        activity_done("inst-1", 2, execution_id=1),
+        timing.long_lock,
+        [completed(4, 2)],
+        execution_id=1,
+    )
+    assert stale.execution_id == 2
+
+    assert await provider.read_execution("inst-1", 1) == [
+        started(),
+        scheduled(2),
+        continued_as_new(3),
+        completed(4, 2),
+    ]
+    assert await provider.read("inst-1") == [started(input="next")]
+    later = await lock_instance(provider, external_item("inst-1"), timing.long_lock)
+    assert later.execution_id == 2, "an ack for execution 1 moved the current execution back"
+    assert later.history == [started(input="next")]
+
+
+# Rejects: an ack that only creates an execution when it carries events
+async def test_ack_creates_the_named_execution_even_with_an_empty_delta(
+    provider: Provider, timing: Timing
+) -> None:
+    """An ack for execution 2 with no events still creates it and makes it current."""
+    await run_turn(
+        provider,
+        start_item("inst-1"),
+        timing.long_lock,
+        [started()],
+        metadata=first_turn_metadata(),
+    )
+
+    await run_turn(provider, continue_as_new_item("inst-1"), timing.long_lock, execution_id=2)
+
+    assert await provider.list_executions("inst-1") == [1, 2]
+    assert await provider.read_execution("inst-1", 2) == []
+    assert await provider.read("inst-1") == []
+    later = await lock_instance(provider, external_item("inst-1"), timing.long_lock)
+    assert (later.execution_id, later.history) == (2, [])
+
+
+# Rejects: a provider that numbers executions itself instead of using the runtime's ids
+async def test_execution_ids_are_stored_as_given(provider: Provider, timing: Timing) -> None:
+    """Acking execution 3 right after execution 1 creates execution 3, not 2."""
+    await run_turn(
+        provider,
+        start_item("inst-1"),
+        timing.long_lock,
+        [started()],
+        metadata=first_turn_metadata(),
+    )
+
+    await run_turn(
+        provider,
+        continue_as_new_item("inst-1"),
+        timing.long_lock,
+        [started(input="next")],
+        execution_id=3,
+        metadata=first_turn_metadata(),
+    )
+
+    assert await provider.list_executions("inst-1") == [1, 3]
+    assert await provider.read_execution("inst-1", 2) == []
+    assert await provider.read_execution("inst-1", 3) == [started(input="next")]
+    later = await lock_instance(provider, external_item("inst-1"), timing.long_lock)
+    assert later.execution_id == 3
+
+
+# Rejects: terminal events or outcomes written to the wrong execution
+async def test_terminal_events_stay_with_their_execution(
+    provider: Provider, timing: Timing
+) -> None:
+    """Execution 1 ends continued-as-new and 2 completed; each keeps only its own ending."""
+    await run_turn(
+        provider,
+        start_item("inst-1"),
+        timing.long_lock,
+        [started(), continued_as_new(2)],
+        metadata=first_turn_metadata(Status.CONTINUED_AS_NEW, "next"),
+    )
+    await run_turn(
+        provider,
+        continue_as_new_item("inst-1"),
+        timing.long_lock,
+        [started(input="next")],
+        execution_id=2,
+        metadata=first_turn_metadata(),
+    )
+
+    finishing = await run_turn(
+        provider,
+        external_item("inst-1"),
+        timing.long_lock,
+        [external_event(2), orchestration_completed(3, "done")],
+        metadata=ExecutionMetadata(status=Status.COMPLETED, output="done"),
+    )
+
+    assert (finishing.execution_id, finishing.history) == (2, [started(input="next")])
+    assert await provider.read_execution("inst-1", 1) == [started(), continued_as_new(2)]
+    assert await provider.read_execution("inst-1", 2) == [
+        started(input="next"),
+        external_event(2),
+        orchestration_completed(3, "done"),
+    ]
+    assert await provider.list_executions("inst-1") == [1, 2]
