@@ -1,0 +1,121 @@
+"""What both dispatchers share: jittered backoff, provider-call retries and the fetch loop.
+
+A dispatcher slot is a loop of fetch → process → settle; this module owns the loop, so the
+rules "a loop that found work polls again at once", "idle loops back off up to the poll
+interval" and "never spin on errors" live in one place.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+from provkit.contract import ProviderError
+from provkit.runtime._options import RuntimeOptions
+
+_T = TypeVar("_T")
+
+log = logging.getLogger("provkit.runtime")
+
+
+def backoff_delay(attempt: int, initial: float, maximum: float) -> float:
+    """Wait before try ``attempt`` (1-based): ``initial`` doubling per try, capped, jittered.
+
+    The jitter (50-100% of the nominal delay) keeps slots that failed together from
+    retrying together.
+    """
+    nominal = min(maximum, initial * 2.0 ** min(attempt - 1, 30))
+    return nominal * random.uniform(0.5, 1.0)
+
+
+async def call_with_retry(
+    operation: Callable[[], Awaitable[_T]], options: RuntimeOptions, what: str
+) -> _T:
+    """Await ``operation()``, retrying retryable ``ProviderError``s with jittered backoff.
+
+    Permanent errors, and the last retryable one once ``provider_retry_limit`` attempts
+    are used, propagate to the caller.
+    """
+    attempt = 1
+    while True:
+        try:
+            return await operation()
+        except ProviderError as exc:
+            if not exc.retryable or attempt >= options.provider_retry_limit:
+                raise
+            delay = backoff_delay(attempt, options.retry_backoff_initial, options.retry_backoff_max)
+            log.debug("%s failed (%s); retry %d in %.3fs", what, exc, attempt, delay)
+            attempt += 1
+            await asyncio.sleep(delay)
+
+
+class SlotLoop(Generic[_T]):
+    """Runs one dispatcher slot: fetch an item, hand it to ``process``, repeat until stopped.
+
+    ``fetch(poll_timeout)`` returns an item or ``None``. With ``long_poll`` the provider
+    waits for work itself, so an empty fetch that really waited is followed by another at
+    once; otherwise (and after a long poll that gave up early) the loop sleeps
+    ``idle_backoff_initial`` doubling up to ``poll_interval``. Fetch errors
+    back off the same way as failed calls, so a broken provider is never hammered. An item
+    fetched after ``stopping`` was set is handed to ``release`` instead of being processed.
+    """
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        fetch: Callable[[float], Awaitable[_T | None]],
+        process: Callable[[_T], Awaitable[None]],
+        release: Callable[[_T], Awaitable[None]],
+        stopping: asyncio.Event,
+        long_poll: bool,
+        options: RuntimeOptions,
+    ) -> None:
+        self.name = name
+        self._fetch = fetch
+        self._process = process
+        self._release = release
+        self._stopping = stopping
+        self._long_poll = long_poll
+        self._options = options
+
+    async def run(self) -> None:
+        """Loop until ``stopping`` is set; returns after finishing the current item."""
+        options = self._options
+        idle = 0
+        errors = 0
+        poll_timeout = options.poll_interval if self._long_poll else 0.0
+        clock = asyncio.get_running_loop().time
+        while not self._stopping.is_set():
+            began = clock()
+            try:
+                item = await self._fetch(poll_timeout)
+            except Exception as exc:  # a provider bug must not kill the slot
+                errors += 1
+                log.warning("%s: fetch failed: %s", self.name, exc)
+                await self._pause(
+                    backoff_delay(errors, options.retry_backoff_initial, options.retry_backoff_max)
+                )
+                continue
+            errors = 0
+            if item is None:
+                if not self._long_poll or clock() - began < poll_timeout / 2:
+                    idle += 1
+                    await self._pause(
+                        backoff_delay(idle, options.idle_backoff_initial, options.poll_interval)
+                    )
+                continue
+            idle = 0
+            if self._stopping.is_set():
+                await self._release(item)
+                return
+            await self._process(item)
+
+    async def _pause(self, delay: float) -> None:
+        """Sleep ``delay`` seconds, waking early when the runtime starts stopping."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), delay)

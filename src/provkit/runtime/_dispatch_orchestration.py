@@ -1,0 +1,236 @@
+"""The orchestration dispatcher: one fetched batch → one replayed turn → one ack.
+
+It decides which execution a batch belongs to (the current one, the next one after a
+continue-as-new, or none when the instance has already ended), applies the poison rule,
+and never writes anything a turn decided except through a single ``ack_orchestration_item``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from provkit.contract import (
+    Clock,
+    ErrorCategory,
+    ErrorDetails,
+    ExecutionMetadata,
+    LockLostError,
+    OrchestrationItem,
+    Provider,
+    ProviderError,
+    Status,
+)
+from provkit.contract.events import (
+    Event,
+    OrchestrationCompleted,
+    OrchestrationContinuedAsNew,
+    OrchestrationFailed,
+    OrchestrationStarted,
+)
+from provkit.contract.messages import ContinueAsNew, OrchestratorMessage, StartOrchestration
+from provkit.runtime._ack_plan import AckPlan, plan_poison_ack, plan_turn_ack
+from provkit.runtime._dispatch import backoff_delay, call_with_retry, log
+from provkit.runtime._options import RuntimeOptions
+from provkit.runtime._replay import OrchestrationFn, run_turn
+
+_ENDED = (OrchestrationCompleted, OrchestrationFailed)
+
+
+@dataclass(frozen=True, slots=True)
+class TargetExecution:
+    """The execution a batch is processed in: its history so far and the messages to apply."""
+
+    execution_id: int
+    history: Sequence[Event]
+    messages: Sequence[OrchestratorMessage]
+
+
+def target_execution(item: OrchestrationItem) -> TargetExecution | None:
+    """Where ``item``'s batch goes; ``None`` when it is for nothing that can still run.
+
+    - current execution still running → it;
+    - current execution continued as new and the batch holds the ``ContinueAsNew`` message →
+      the next execution, with empty history;
+    - the instance ended (completed, failed, cancelled), or was never started and the batch
+      has no start message → ``None``: the messages are acked away unprocessed.
+
+    A child orchestration stays a child across continue-as-new: the next execution is
+    started as if by its parent (a ``StartOrchestration`` carrying the parent's address),
+    so that its last execution reports back to the parent.
+    """
+    history = item.history
+    if not history:
+        if starter(item.messages) is None:
+            return None
+        return TargetExecution(item.execution_id, [], item.messages)
+    if any(isinstance(event, OrchestrationContinuedAsNew) for event in history):
+        if not any(isinstance(message, ContinueAsNew) for message in item.messages):
+            return None
+        next_id = item.execution_id + 1
+        first = history[0]
+        messages = item.messages
+        if isinstance(first, OrchestrationStarted) and first.parent_instance is not None:
+            messages = [
+                _as_child_start(m, first, next_id) if isinstance(m, ContinueAsNew) else m
+                for m in messages
+            ]
+        return TargetExecution(next_id, [], messages)
+    if any(isinstance(event, _ENDED) for event in history):
+        return None
+    return TargetExecution(item.execution_id, history, item.messages)
+
+
+def _as_child_start(
+    message: ContinueAsNew, previous: OrchestrationStarted, execution_id: int
+) -> StartOrchestration:
+    return StartOrchestration(
+        instance=message.instance,
+        orchestration=message.orchestration,
+        input=message.input,
+        version=message.version,
+        execution_id=execution_id,
+        parent_instance=previous.parent_instance,
+        parent_execution_id=previous.parent_execution_id,
+        parent_id=previous.parent_id,
+    )
+
+
+def starter(messages: Sequence[OrchestratorMessage]) -> StartOrchestration | ContinueAsNew | None:
+    """The first message of a batch that can start an execution."""
+    return next((m for m in messages if isinstance(m, StartOrchestration | ContinueAsNew)), None)
+
+
+class OrchestrationDispatcher:
+    """Processes fetched orchestration batches; see ``process`` and ``release``."""
+
+    def __init__(
+        self,
+        provider: Provider,
+        orchestrations: Mapping[str, OrchestrationFn],
+        options: RuntimeOptions,
+        clock: Clock,
+        aborting: Callable[[], bool],
+    ) -> None:
+        self._provider = provider
+        self._orchestrations = dict(orchestrations)
+        self._options = options
+        self._clock = clock
+        self._aborting = aborting
+
+    async def fetch(self, poll_timeout: float) -> OrchestrationItem | None:
+        """Lock the next instance with work; long-poll providers wait up to ``poll_timeout``."""
+        return await self._provider.fetch_orchestration_item(
+            self._options.orchestration_lock_timeout, poll_timeout
+        )
+
+    async def release(self, item: OrchestrationItem) -> None:
+        """Hand an unprocessed batch back without counting the delivery."""
+        await self._abandon(item, delay=None, ignore_attempt=True)
+
+    async def process(self, item: OrchestrationItem) -> None:
+        """Run one turn for ``item`` and ack it; on cancellation give the batch back."""
+        try:
+            await self._process(item)
+        except asyncio.CancelledError:
+            if not self._aborting():
+                await self._abandon(item, delay=None, ignore_attempt=True)
+            raise
+        except Exception:  # a bug here must cost one redelivery, not the slot
+            log.exception("turn of %r failed unexpectedly; abandoning", item.instance)
+            await self._abandon(item, delay=self._redelivery_delay(item), ignore_attempt=False)
+
+    async def _process(self, item: OrchestrationItem) -> None:
+        max_attempts = self._options.max_attempts
+        poisoned = item.attempt_count > max_attempts
+        if item.history_error is not None:
+            if not poisoned:
+                log.warning("history of %r unreadable: %s", item.instance, item.history_error)
+                await self._abandon(item, delay=self._redelivery_delay(item), ignore_attempt=False)
+                return
+            error = self._poison_error(item, f"its history is unreadable: {item.history_error}")
+            metadata = ExecutionMetadata(status=Status.FAILED, output=error.display())
+            await self._ack(item, AckPlan(execution_id=item.execution_id, metadata=metadata))
+            return
+
+        target = target_execution(item)
+        if target is None:
+            await self._ack(item, AckPlan(execution_id=item.execution_id))
+            return
+        now_ms = self._clock.now_ms()
+        if poisoned:
+            error = self._poison_error(item, "")
+            plan = plan_poison_ack(
+                item.instance,
+                target.execution_id,
+                target.history,
+                starter(target.messages),
+                error,
+                now_ms,
+            )
+            log.warning("instance %r failed: %s", item.instance, error.display())
+            await self._ack(item, plan)
+            return
+        result = run_turn(
+            instance=item.instance,
+            execution_id=target.execution_id,
+            history=target.history,
+            messages=target.messages,
+            orchestrations=self._orchestrations,
+            now_ms=now_ms,
+        )
+        await self._ack(item, plan_turn_ack(item.instance, target.execution_id, result))
+
+    async def _ack(self, item: OrchestrationItem, plan: AckPlan) -> None:
+        try:
+            await call_with_retry(
+                lambda: self._provider.ack_orchestration_item(
+                    item.lock_token,
+                    plan.execution_id,
+                    plan.history_delta,
+                    plan.worker_items,
+                    plan.orchestrator_items,
+                    plan.metadata,
+                    plan.cancelled_activities,
+                ),
+                self._options,
+                "ack_orchestration_item",
+            )
+        except LockLostError:
+            log.info("turn of %r dropped: its lock was lost before the ack", item.instance)
+        except ProviderError as exc:
+            log.warning("ack of %r failed: %s; abandoning the turn", item.instance, exc)
+            await self._abandon(item, delay=self._redelivery_delay(item), ignore_attempt=False)
+
+    async def _abandon(
+        self, item: OrchestrationItem, *, delay: float | None, ignore_attempt: bool
+    ) -> None:
+        """Give the batch back; a lock that is already gone needs nothing more."""
+        try:
+            await call_with_retry(
+                lambda: self._provider.abandon_orchestration_item(
+                    item.lock_token, delay, ignore_attempt
+                ),
+                self._options,
+                "abandon_orchestration_item",
+            )
+        except ProviderError as exc:
+            log.info("abandon of %r failed: %s", item.instance, exc)
+
+    def _redelivery_delay(self, item: OrchestrationItem) -> float:
+        options = self._options
+        return backoff_delay(
+            item.attempt_count, options.retry_backoff_initial, options.retry_backoff_max
+        )
+
+    def _poison_error(self, item: OrchestrationItem, why: str) -> ErrorDetails:
+        suffix = f"; {why}" if why else ""
+        return ErrorDetails(
+            category=ErrorCategory.POISON,
+            kind="poison",
+            message=(
+                f"messages of {item.instance!r} were delivered {item.attempt_count} times "
+                f"(max_attempts={self._options.max_attempts}){suffix}"
+            ),
+        )

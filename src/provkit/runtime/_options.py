@@ -1,0 +1,61 @@
+"""``RuntimeOptions``: concurrency, lock timeouts, polling and retry settings of a ``Runtime``.
+
+Plain validated data; the dispatchers read it and never mutate it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RuntimeOptions:
+    """How a ``Runtime`` runs its dispatchers. Durations are seconds.
+
+    A message or work item delivered more than ``max_attempts`` times is poison: its
+    instance fails (or its activity fails) with an ``ErrorCategory.POISON`` error instead
+    of being retried forever.
+    """
+
+    orchestration_concurrency: int = 2
+    """Orchestration turns processed at once (one fetch → turn → ack loop each)."""
+    worker_concurrency: int = 4
+    """Activities executed at once (one fetch → run → ack loop each)."""
+    orchestration_lock_timeout: float = 30.0
+    """Instance lock taken by each orchestration fetch."""
+    worker_lock_timeout: float = 30.0
+    """Lease taken by each work-item fetch; renewed every third of it while an activity runs."""
+    poll_interval: float = 0.25
+    """Longest wait between fetches of an idle loop (the long-poll timeout when supported)."""
+    idle_backoff_initial: float = 0.005
+    """First idle wait of a short-polling loop; it doubles up to ``poll_interval``."""
+    max_attempts: int = 10
+    """Deliveries allowed per message or work item before it is treated as poison."""
+    retry_backoff_initial: float = 0.02
+    """First wait before retrying a failed provider call or re-delivering an abandoned turn."""
+    retry_backoff_max: float = 2.0
+    """Cap of those waits (they double per attempt, with jitter)."""
+    provider_retry_limit: int = 8
+    """Attempts of one provider call that keeps failing with a retryable error."""
+    shutdown_grace: float = 10.0
+    """How long ``shutdown`` lets in-flight turns and activities finish before abandoning them."""
+
+    def __post_init__(self) -> None:
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if field.type == "int":
+                if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                    raise ValueError(
+                        f"RuntimeOptions.{field.name} must be a positive integer, got {value!r}"
+                    )
+            elif (
+                not isinstance(value, int | float)
+                or isinstance(value, bool)
+                or not math.isfinite(value)
+                or value <= 0
+            ):
+                raise ValueError(
+                    f"RuntimeOptions.{field.name} must be a positive number of seconds, "
+                    f"got {value!r}"
+                )

@@ -1,0 +1,163 @@
+"""``Runtime``: runs registered orchestrations and activities against a provider.
+
+It owns the dispatcher slots (asyncio tasks) and the activity thread pool, and guarantees
+that ``shutdown`` leaves no task behind and no fetched work unaccounted for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from types import TracebackType
+from typing import Any, Self
+
+from provkit.contract import Capability, Clock, Provider, SystemClock
+from provkit.runtime._dispatch import SlotLoop, log
+from provkit.runtime._dispatch_orchestration import OrchestrationDispatcher
+from provkit.runtime._dispatch_worker import ActivityFn, WorkerDispatcher
+from provkit.runtime._options import RuntimeOptions
+from provkit.runtime._replay import OrchestrationFn
+
+
+class Runtime:
+    """Executes orchestrations and activities stored in ``provider``.
+
+    ``orchestrations`` maps names to ``async def f(ctx, input)`` functions; ``activities``
+    maps names to ``async def`` or plain ``def f(input)`` functions (plain ones run in a
+    thread pool). ``clock`` must tell the same time as the provider's clock (timers are
+    scheduled with it); it defaults to the wall clock. Use ``async with Runtime(...)`` or
+    ``await start()`` / ``await shutdown()``; a runtime runs once.
+    """
+
+    def __init__(
+        self,
+        provider: Provider,
+        *,
+        orchestrations: Mapping[str, OrchestrationFn] | None = None,
+        activities: Mapping[str, ActivityFn] | None = None,
+        options: RuntimeOptions | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        if not isinstance(provider, Provider):
+            raise TypeError(f"provider must implement provkit.contract.Provider, got {provider!r}")
+        self._provider = provider
+        self._orchestrations = _checked("orchestration", orchestrations or {}, need_async=True)
+        self._activities = _checked("activity", activities or {}, need_async=False)
+        self.options = options if options is not None else RuntimeOptions()
+        if not isinstance(self.options, RuntimeOptions):
+            raise TypeError(f"options must be a RuntimeOptions, got {self.options!r}")
+        self._clock = clock if clock is not None else SystemClock()
+        self._stopping = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._executor: ThreadPoolExecutor | None = None
+        self._aborting = False
+        self._started = False
+
+    async def start(self) -> None:
+        """Start the dispatcher slots; returns at once."""
+        if self._started:
+            raise RuntimeError("this Runtime was already started; create a new one")
+        self._started = True
+        options = self.options
+        long_poll = Capability.LONG_POLL in self._provider.capabilities
+        self._executor = ThreadPoolExecutor(
+            max_workers=options.worker_concurrency, thread_name_prefix="provkit-activity"
+        )
+        aborting = self._is_aborting
+        orchestration = OrchestrationDispatcher(
+            self._provider, self._orchestrations, options, self._clock, aborting
+        )
+        worker = WorkerDispatcher(
+            self._provider, self._activities, options, self._executor, aborting
+        )
+        loops: list[SlotLoop[Any]] = [
+            SlotLoop(
+                name=f"orchestration-{n}",
+                fetch=orchestration.fetch,
+                process=orchestration.process,
+                release=orchestration.release,
+                stopping=self._stopping,
+                long_poll=long_poll,
+                options=options,
+            )
+            for n in range(options.orchestration_concurrency)
+        ]
+        loops += [
+            SlotLoop(
+                name=f"worker-{n}",
+                fetch=worker.fetch,
+                process=worker.process,
+                release=worker.release,
+                stopping=self._stopping,
+                long_poll=long_poll,
+                options=options,
+            )
+            for n in range(options.worker_concurrency)
+        ]
+        self._tasks = [
+            asyncio.create_task(loop.run(), name=f"provkit-{loop.name}") for loop in loops
+        ]
+
+    async def shutdown(self, grace: float | None = None) -> None:
+        """Stop fetching, let in-flight work finish for ``grace`` seconds, abandon the rest.
+
+        ``grace`` defaults to ``options.shutdown_grace``. Turns and activities still running
+        after it are cancelled and their items abandoned without counting the delivery.
+        Returns once every task of the runtime has ended; calling it again does nothing.
+        """
+        if not self._tasks:
+            return
+        self._stopping.set()
+        grace = self.options.shutdown_grace if grace is None else grace
+        _, pending = await asyncio.wait(self._tasks, timeout=grace)
+        for task in pending:
+            task.cancel()
+        await self._reap()
+
+    async def _abort(self) -> None:
+        """Stop dead, as a crash would: cancel every task and abandon nothing (for tests)."""
+        self._aborting = True
+        for task in self._tasks:
+            task.cancel()
+        await self._reap()
+
+    async def _reap(self) -> None:
+        tasks, self._tasks = self._tasks, []
+        results = await asyncio.gather(*tasks, return_exceptions=True)
+        for task, result in zip(tasks, results, strict=True):
+            if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
+                log.error("%s ended with an error", task.get_name(), exc_info=result)
+        if self._executor is not None:
+            # Blocking activities cannot be interrupted; their threads finish on their own.
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+    def _is_aborting(self) -> bool:
+        return self._aborting
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.shutdown()
+
+
+def _checked(kind: str, registry: Mapping[str, Any], *, need_async: bool) -> dict[str, Any]:
+    """Copy of ``registry`` after checking names and functions, with errors naming the entry."""
+    if not isinstance(registry, Mapping):
+        raise TypeError(f"{kind} registry must be a mapping of names to functions")
+    for name, fn in registry.items():
+        if not isinstance(name, str):
+            raise TypeError(f"{kind} names must be strings, got {name!r}")
+        if not callable(fn):
+            raise TypeError(f"{kind} {name!r} must be a function, got {fn!r}")
+        if need_async and not inspect.iscoroutinefunction(fn):
+            raise TypeError(f"{kind} {name!r} must be an 'async def' function, got {fn!r}")
+    return dict(registry)

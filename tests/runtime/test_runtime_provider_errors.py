@@ -1,0 +1,217 @@
+"""How the runtime reacts to provider errors: retry what is retryable, never spin, never stall.
+
+``FlakyProvider`` wraps a real SQLite provider and fails chosen calls, recording every call
+it sees, so each test can state exactly which calls the runtime made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from _runtime_support import FAST, history_until, running
+
+from provkit.contract import Capability, DuplicateEventError, ProviderError, Status, TransientError
+from provkit.reference_providers import SqliteProvider
+from provkit.runtime import Client, OrchestrationContext, OrchestrationStatus, Runtime
+
+pytestmark = pytest.mark.asyncio
+
+
+class FlakyProvider:
+    """Delegates to ``inner``; ``fail[op](args)`` may return an error to raise instead."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.capabilities: frozenset[Capability] = inner.capabilities
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+        self.fail: dict[str, Callable[[tuple[Any, ...]], ProviderError | None]] = {}
+        self._returned = asyncio.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self._inner, name)
+        if not callable(target):
+            return target
+
+        async def call(*args: Any) -> Any:
+            self.calls.append((name, args))
+            rule = self.fail.get(name)
+            error = rule(args) if rule is not None else None
+            if error is not None:
+                raise error
+            try:
+                return await target(*args)
+            finally:
+                self._returned.set()
+
+        return call
+
+    async def wait_for_call(self, operation: str) -> tuple[Any, ...]:
+        """The arguments of the first call of ``operation`` that returned or raised."""
+        while True:
+            self._returned.clear()
+            found = [args for name, args in self.calls if name == operation]
+            if found:
+                return found[0]
+            await self._returned.wait()
+
+    def tokens(self, operation: str) -> list[str]:
+        return [args[0] for name, args in self.calls if name == operation]
+
+
+def first_time_per_token(
+    error: Callable[[], ProviderError],
+) -> Callable[[tuple[Any, ...]], ProviderError | None]:
+    """A rule failing the first call for each lock token."""
+    seen: set[str] = set()
+
+    def rule(args: tuple[Any, ...]) -> ProviderError | None:
+        if args[0] in seen:
+            return None
+        seen.add(args[0])
+        return error()
+
+    return rule
+
+
+async def double(ctx: OrchestrationContext, x: int) -> int:
+    result: int = await ctx.schedule_activity("double", x)
+    return result
+
+
+async def double_activity(x: int) -> int:
+    return 2 * x
+
+
+async def test_retryable_ack_errors_are_retried_with_the_same_token(
+    provider: SqliteProvider,
+) -> None:
+    """A busy database on every first ack is retried with the same lock token and succeeds."""
+    flaky = FlakyProvider(provider)
+    flaky.fail["ack_orchestration_item"] = first_time_per_token(
+        lambda: TransientError("ack_orchestration_item", "database is locked")
+    )
+    flaky.fail["ack_work_item"] = first_time_per_token(
+        lambda: TransientError("ack_work_item", "database is locked")
+    )
+    client = Client(provider)
+    async with Runtime(
+        flaky,
+        orchestrations={"double": double},
+        activities={"double": double_activity},
+        options=FAST,
+    ):
+        await client.start_orchestration("busy-1", "double", 21)
+        state = await client.wait_for_orchestration("busy-1", timeout=10)
+
+    assert (state.status, state.output) == (OrchestrationStatus.COMPLETED, 42)
+    orchestration_acks = flaky.tokens("ack_orchestration_item")
+    assert len(orchestration_acks) == 4  # two turns, each acked twice with one token
+    assert orchestration_acks[0] == orchestration_acks[1] != orchestration_acks[2]
+    assert orchestration_acks[2] == orchestration_acks[3]
+    work_acks = flaky.tokens("ack_work_item")
+    assert len(work_acks) == 2
+    assert work_acks[0] == work_acks[1]
+    assert flaky.tokens("abandon_orchestration_item") == []
+
+
+async def test_permanent_ack_error_abandons_the_turn_and_it_is_redelivered(
+    provider: SqliteProvider,
+) -> None:
+    """A permanent ack failure is not retried: the turn is abandoned and runs again later."""
+    flaky = FlakyProvider(provider)
+    failed: list[str] = []
+
+    def once(args: tuple[Any, ...]) -> ProviderError | None:
+        if failed:
+            return None
+        failed.append(args[0])
+        return DuplicateEventError("ack_orchestration_item", "event 2 already stored")
+
+    flaky.fail["ack_orchestration_item"] = once
+    client = Client(provider)
+    async with Runtime(
+        flaky,
+        orchestrations={"double": double},
+        activities={"double": double_activity},
+        options=FAST,
+    ):
+        await client.start_orchestration("dup-1", "double", 4)
+        state = await client.wait_for_orchestration("dup-1", timeout=10)
+
+    assert (state.status, state.output) == (OrchestrationStatus.COMPLETED, 8)
+    acks = flaky.tokens("ack_orchestration_item")
+    assert acks.count(failed[0]) == 1  # the failed token was never retried
+    assert flaky.tokens("abandon_orchestration_item") == failed
+
+
+async def test_failing_fetches_back_off_instead_of_spinning(provider: SqliteProvider) -> None:
+    """A provider whose fetches always fail is polled with growing pauses, not in a loop."""
+    flaky = FlakyProvider(provider)
+    broken = ProviderError("fetch_orchestration_item", "disk on fire")
+    flaky.fail["fetch_orchestration_item"] = lambda _args: broken
+    options = dataclasses.replace(
+        FAST, orchestration_concurrency=1, retry_backoff_initial=0.01, retry_backoff_max=1.0
+    )
+    async with Runtime(flaky, options=options):
+        await asyncio.sleep(0.3)
+
+    fetches = len(flaky.tokens("fetch_orchestration_item"))
+    # Pauses of 5-10, 10-20, 20-40, 40-80, 80-160 ms... fit at most ~7 tries in 0.3 s.
+    assert 2 <= fetches <= 8
+
+
+async def test_provider_without_long_poll_is_short_polled_with_backoff(
+    provider: SqliteProvider,
+) -> None:
+    """Without LONG_POLL, fetches pass poll_timeout 0 and idle loops pause between them."""
+    flaky = FlakyProvider(provider)
+    flaky.capabilities = frozenset()
+    client = Client(provider)
+    options = dataclasses.replace(FAST, orchestration_concurrency=1)
+    async with Runtime(
+        flaky,
+        orchestrations={"double": double},
+        activities={"double": double_activity},
+        options=options,
+    ):
+        await client.start_orchestration("short-1", "double", 8)
+        state = await client.wait_for_orchestration("short-1", timeout=10)
+        flaky.calls.clear()
+        await asyncio.sleep(0.3)
+
+    assert state.output == 16
+    idle_fetches = [args for name, args in flaky.calls if name == "fetch_orchestration_item"]
+    assert {args[1] for args in idle_fetches} == {0.0}
+    # Pauses grow from 2.5-5 ms to 25-50 ms (poll_interval): at most ~15 fetches in 0.3 s.
+    assert 3 <= len(idle_fetches) <= 20
+
+
+async def waits_for_go(ctx: OrchestrationContext, _: Any) -> Any:
+    return await ctx.wait_for_event("go")
+
+
+async def test_corrupt_history_is_retried_then_failed_as_poison(provider: SqliteProvider) -> None:
+    """An instance whose history cannot be read is retried max_attempts times, then failed."""
+    client = Client(provider)
+    async with running(provider, {"waits": waits_for_go}):
+        await client.start_orchestration("corrupt-1", "waits")
+        await history_until(provider, "corrupt-1", lambda h: len(h) == 2)
+    await provider.corrupt_history("corrupt-1", 1)
+    await client.raise_event("corrupt-1", "go", None)
+
+    flaky = FlakyProvider(provider)
+    options = dataclasses.replace(FAST, max_attempts=2)
+    async with Runtime(flaky, orchestrations={"waits": waits_for_go}, options=options):
+        ack = await flaky.wait_for_call("ack_orchestration_item")
+
+    _token, execution_id, delta, worker_items, orchestrator_items, metadata, _cancelled = ack
+    assert (execution_id, delta, worker_items, orchestrator_items) == (1, [], [], [])
+    assert metadata.status is Status.FAILED
+    assert metadata.output.startswith("poison/poison: messages of 'corrupt-1' were delivered 3")
+    assert "; its history is unreadable: " in metadata.output
+    assert len(flaky.tokens("abandon_orchestration_item")) == 2  # deliveries 1 and 2
+    assert await provider.fetch_orchestration_item(30.0) is None  # the batch is gone
