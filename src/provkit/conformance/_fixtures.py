@@ -1,4 +1,8 @@
-"""Fixtures every suite test uses: a fresh guarded provider, its clock and the timings."""
+"""Fixtures every suite test uses: a fresh guarded provider, its clock and the timings.
+
+Registered as a plugin only when ``--provider`` is given, so without it these names never
+shadow or clash with a project's own fixtures.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ from typing import Any, cast
 import pytest
 import pytest_asyncio
 
-from provkit.conformance._guard import GuardedProvider
+from provkit.conformance._guard import GuardedProvider, close_provider, open_provider
 from provkit.conformance._settings import SETTINGS_KEY, SuiteSettings
 from provkit.conformance._timing import SuiteClock, Timing
 from provkit.contract import Capability, ClockControl, ManualClock, Provider
@@ -18,19 +22,15 @@ def _settings(request: pytest.FixtureRequest) -> SuiteSettings:
     return request.config.stash[SETTINGS_KEY]
 
 
-@pytest_asyncio.fixture
+@pytest_asyncio.fixture(loop_scope="function")
 async def _provider_under_test(request: pytest.FixtureRequest) -> AsyncIterator[Any]:
+    """The raw provider of this test, disposed of afterwards even when the test failed."""
     settings = _settings(request)
-    factory = settings.factory
-    raw = await factory.create_provider()
+    raw = await open_provider(settings.factory, settings.op_timeout)
     try:
         yield raw
     finally:
-        dispose = getattr(factory, "dispose_provider", None)
-        if dispose is not None:
-            await dispose(raw)
-        else:
-            await raw.close()
+        await close_provider(settings.factory, raw, settings.op_timeout)
 
 
 @pytest.fixture

@@ -1,22 +1,59 @@
-"""A transparent provider proxy that fails the test when a provider call hangs.
+"""Deadlines for provider and factory calls, so a hung provider fails its test, never the run.
 
-Every coroutine method of the wrapped provider is bounded by the run's operation timeout;
-a call that does not return in time fails its test with a message naming the call, so a
-hung provider never hangs the run.
+Calls run as tasks abandoned at their deadline (even if they ignore cancellation); a SIGALRM
+watchdog also catches calls that block the event loop, which no asyncio timeout can interrupt.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
-from collections.abc import Callable, Coroutine
-from typing import Any
+import inspect
+import itertools
+import math
+import signal
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from types import FrameType
+from typing import Any, TypeVar
 
 import pytest
 
+from provkit.contract import Provider, ProviderFactory
+
+T = TypeVar("T")
+
+WATCHDOG_SLACK = 0.5
+"""Seconds the watchdog waits beyond a call's deadline (and its cancel wait) before firing."""
+
+
+async def bounded(label: str, awaitable: Awaitable[T], limit: float) -> T:
+    """Await ``awaitable``; fail the current test naming ``label`` if it takes over ``limit`` s."""
+    task = asyncio.ensure_future(awaitable)
+    cancel_wait = min(1.0, limit)
+    with _WATCHDOG.watch(label, limit + cancel_wait + WATCHDOG_SLACK):
+        try:
+            done, _ = await asyncio.wait({task}, timeout=limit)
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        if not done:
+            task.add_done_callback(_retrieve)
+            task.cancel()
+            # A cooperative call gets a moment to clean up; one that ignores the
+            # cancellation is left behind rather than allowed to hang the test.
+            await asyncio.wait({task}, timeout=cancel_wait)
+            ignored = not task.done()
+            if ignored:
+                _forget(task)
+            pytest.fail(_hung_message(label, limit, ignored_cancellation=ignored), pytrace=False)
+    return task.result()
+
 
 class GuardedProvider:
-    """Forwards everything to ``inner``; coroutine methods get a deadline."""
+    """Forwards everything to ``inner``; every awaitable a method returns gets a deadline."""
 
     def __init__(self, inner: Any, op_timeout: float) -> None:
         self._inner = inner
@@ -29,24 +66,127 @@ class GuardedProvider:
 
     def __getattr__(self, name: str) -> Any:
         value = getattr(self._inner, name)
-        if not asyncio.iscoroutinefunction(value):
+        if name.startswith("_") or not callable(value):
             return value
-        return self._bounded(name, value)
-
-    def _bounded(
-        self, name: str, method: Callable[..., Coroutine[Any, Any, Any]]
-    ) -> Callable[..., Coroutine[Any, Any, Any]]:
+        label = f"provider call {name}()"
         timeout = self._op_timeout
 
-        @functools.wraps(method)
-        async def call(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return await asyncio.wait_for(method(*args, **kwargs), timeout)
-            except TimeoutError:
-                pytest.fail(
-                    f"provider call {name}() did not return within {timeout:g} s "
-                    "(raise --provkit-timescale for slow databases)",
-                    pytrace=False,
-                )
+        # Not ``async def``: methods that are plain functions returning awaitables
+        # (decorated, partials) must be bounded too, and sync methods stay sync.
+        @functools.wraps(value)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            result = value(*args, **kwargs)
+            if inspect.isawaitable(result):
+                return bounded(label, result, timeout)
+            return result
 
         return call
+
+
+async def open_provider(factory: ProviderFactory, limit: float) -> Provider:
+    """``factory.create_provider()``, bounded by ``limit`` seconds."""
+    return await bounded("factory call create_provider()", factory.create_provider(), limit)
+
+
+async def close_provider(factory: ProviderFactory, provider: Provider, limit: float) -> None:
+    """Dispose of ``provider``: ``factory.dispose_provider`` if defined, else ``close()``."""
+    dispose: Callable[[Provider], Awaitable[None]] | None = getattr(
+        factory, "dispose_provider", None
+    )
+    if dispose is not None:
+        await bounded("factory call dispose_provider()", dispose(provider), limit)
+    else:
+        await bounded("provider call close()", provider.close(), limit)
+
+
+def _hung_message(label: str, limit: float, *, ignored_cancellation: bool = False) -> str:
+    ignored = " and ignored cancellation" if ignored_cancellation else ""
+    return (
+        f"{label} did not return within {limit:g} s{ignored} "
+        "(raise --provkit-timescale for slow databases)"
+    )
+
+
+def _forget(task: asyncio.Task[Any]) -> None:
+    """Drop a call that ignores cancellation from the loop's task registry.
+
+    Closing an event loop cancels and then awaits every registered task, so one task that
+    never finishes would hang the run after its test already failed. asyncio offers no
+    public way to let go of a task; where the private hook is missing, nothing changes.
+    """
+    unregister = getattr(asyncio.tasks, "_unregister_task", None)
+    if unregister is not None:
+        unregister(task)
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    """Mark an abandoned call's outcome as seen, so asyncio does not log it at exit."""
+    if not task.cancelled():
+        task.exception()
+
+
+class _Watchdog:
+    """Fails the running test when a call outlives its deadline with the event loop blocked.
+
+    A blocked loop never runs the asyncio timeout, so a ``SIGALRM`` handler raises the
+    failure in whatever Python code holds the main thread (the blocking provider code).
+    The handler is installed only while calls are in flight, and never over a ``SIGALRM``
+    handler someone else installed (pytest-timeout's signal method, for one).
+    """
+
+    def __init__(self) -> None:
+        self._deadlines: dict[int, tuple[float, str, float]] = {}
+        self._keys = itertools.count()
+
+    @contextlib.contextmanager
+    def watch(self, label: str, fire_after: float) -> Iterator[None]:
+        """Watch a call: fail the test if it still runs after ``fire_after`` seconds."""
+        if not self._usable():
+            yield
+            return
+        key = next(self._keys)
+        self._deadlines[key] = (time.monotonic() + fire_after, label, fire_after)
+        self._arm()
+        try:
+            yield
+        finally:
+            del self._deadlines[key]
+            self._arm()
+
+    def _usable(self) -> bool:
+        return (
+            hasattr(signal, "setitimer")
+            and threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, self._fire)
+        )
+
+    def _arm(self) -> None:
+        earliest = min((d for d, _, _ in self._deadlines.values()), default=math.inf)
+        if earliest == math.inf:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, signal.SIG_DFL)
+            return
+        signal.signal(signal.SIGALRM, self._fire)
+        signal.setitimer(signal.ITIMER_REAL, max(earliest - time.monotonic(), 0.001))
+
+    def _fire(self, signum: int, frame: FrameType | None) -> None:
+        now = time.monotonic()
+        expired = [(key, entry) for key, entry in self._deadlines.items() if entry[0] <= now]
+        if not expired:
+            self._arm()
+            return
+        # One failure for all calls expired together, and none of them fires again: their
+        # entries stay until their ``watch`` exits, but never re-arm the timer.
+        for key, (_, label, fire_after) in expired:
+            self._deadlines[key] = (math.inf, label, fire_after)
+        _, label, fire_after = min(entry for _, entry in expired)
+        self._arm()
+        pytest.fail(
+            f"{label} blocked the event loop for over {fire_after:g} s "
+            "(synchronous code in an async method?)",
+            pytrace=False,
+        )
+
+
+_WATCHDOG = _Watchdog()
+"""One per process: ``SIGALRM`` and its interval timer are process-wide."""

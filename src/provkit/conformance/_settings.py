@@ -8,6 +8,9 @@ import pytest
 
 from provkit.contract import ProviderFactory
 
+BASE_OP_TIMEOUT = 10.0
+"""Seconds a single provider call may take at ``--provkit-timescale=1``."""
+
 
 @dataclass(frozen=True, slots=True)
 class SuiteSettings:
@@ -15,12 +18,14 @@ class SuiteSettings:
 
     ``timescale`` multiplies every lock timeout and wait of the suite; ``op_timeout`` is the
     longest a single provider call may take before its test fails (already scaled).
+    ``provider_name`` is the ``name`` of a provider the factory made when the run started.
     """
 
     factory: ProviderFactory
     provider_spec: str
     timescale: float = 1.0
-    op_timeout: float = 10.0
+    op_timeout: float = BASE_OP_TIMEOUT
+    provider_name: str = ""
 
 
 SETTINGS_KEY = pytest.StashKey[SuiteSettings]()

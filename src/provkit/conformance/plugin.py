@@ -1,36 +1,22 @@
 """The pytest11 plugin: ``--provider=SPEC`` runs the conformance suite against a provider.
 
-Without ``--provider`` it does nothing, so installing provkit never disturbs other tests.
+Without ``--provider`` it only registers options and markers and keeps pytest out of the suite
+directory: no fixtures, no summary, so installing provkit never disturbs other tests.
 """
 
 from __future__ import annotations
 
-import importlib
+import math
+import warnings
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from provkit.conformance._fixtures import _provider_under_test, clock, provider, timing
-from provkit.conformance._settings import SETTINGS_KEY, SuiteSettings
-
-__all__ = ["_provider_under_test", "clock", "provider", "timing"]
-
-CATEGORIES = {
-    "instance_locking": "one holder per instance; locked instances are invisible",
-    "atomicity": "an ack applies everything or nothing",
-    "error_handling": "typed errors for bad tokens, duplicates, corrupt data",
-    "lock_expiration": "locks expire, renew and abandon as the contract says",
-    "queue_semantics": "FIFO, peek-lock, visibility and delivery of both queues",
-    "multi_execution": "executions are isolated and the latest one is current",
-}
-
-SUITE_DIR = Path(__file__).parent / "suite"
-
-SHORTCUTS = {
-    "sqlite-memory": "provkit.reference_providers.sqlite:InMemorySqliteFactory",
-    "sqlite-file": "provkit.reference_providers.sqlite:FileSqliteFactory",
-}
+from provkit.conformance import _fixtures
+from provkit.conformance._layout import SUITE_DIR, SUITE_PACKAGE, in_suite
+from provkit.conformance._markers import MARKERS
+from provkit.conformance._session import ConformanceRun
+from provkit.conformance._spec import SHORTCUTS
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -39,43 +25,62 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--provider",
         default=None,
         metavar="SPEC",
-        help="run the conformance suite against module:Factory (or sqlite-memory, sqlite-file)",
+        help="run the conformance suite against module:Factory "
+        f"(or a shortcut: {', '.join(SHORTCUTS)})",
     )
     group.addoption(
         "--provkit-timescale",
         type=float,
         default=1.0,
         metavar="F",
-        help="multiply every lock timeout and wait by F (slow databases)",
+        help="multiply every lock timeout, wait and per-call timeout by F (slow databases)",
     )
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    for name, text in CATEGORIES.items():
+    for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
-    spec = config.getoption("provider")
+    spec: str | None = config.getoption("provider")
     if spec is None:
+        _refuse_suite_without_provider(config)
         return
-    scale = config.getoption("provkit_timescale")
-    config.stash[SETTINGS_KEY] = SuiteSettings(
-        factory=_load_factory(spec), provider_spec=spec, timescale=scale, op_timeout=10.0 * scale
-    )
-    if not config.args or config.args == [str(config.rootpath)]:
-        config.args = [str(SUITE_DIR)]
-
-
-def _load_factory(spec: str) -> Any:
-    target = SHORTCUTS.get(spec, spec)
-    module_name, _, attr = target.partition(":")
-    obj = getattr(importlib.import_module(module_name), attr)
-    if isinstance(obj, type):
-        return obj()
-    if hasattr(obj, "create_provider"):
-        return obj
-    return obj()
+    timescale: float = config.getoption("provkit_timescale")
+    if not (math.isfinite(timescale) and timescale > 0):
+        raise pytest.UsageError(
+            f"provkit: --provkit-timescale must be a positive number, got {timescale:g}"
+        )
+    if not config.pluginmanager.has_plugin("asyncio"):
+        raise pytest.UsageError("provkit: the conformance suite needs pytest-asyncio enabled")
+    if config.args_source is not pytest.Config.ArgsSource.ARGS:
+        # No paths given: run the suite, from any directory, whatever ``testpaths`` says.
+        config.args = [SUITE_PACKAGE if config.option.pyargs else str(SUITE_DIR)]
+    if not config.getini("asyncio_default_fixture_loop_scope"):
+        # The suite's only async fixture pins its loop scope, so pytest-asyncio's advice to
+        # set a default would only puzzle a provider author running from a bare directory.
+        warnings.filterwarnings(
+            "ignore",
+            message='The configuration option "asyncio_default_fixture_loop_scope" is unset',
+            category=pytest.PytestDeprecationWarning,
+        )
+    config.pluginmanager.register(_fixtures, "provkit-fixtures")
+    config.pluginmanager.register(ConformanceRun(spec, timescale), "provkit-run")
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
-    if SETTINGS_KEY not in config.stash and SUITE_DIR in collection_path.parents:
+    """Without ``--provider``, never wander into the suite (e.g. ``pytest src/``)."""
+    if config.getoption("provider") is None and in_suite(collection_path):
         return True
     return None
+
+
+def _refuse_suite_without_provider(config: pytest.Config) -> None:
+    if config.args_source is not pytest.Config.ArgsSource.ARGS:
+        return
+    for arg in config.args:
+        path = Path(arg.split("::", 1)[0])
+        if in_suite(config.invocation_params.dir / path):
+            raise pytest.UsageError(
+                "provkit: the conformance suite needs --provider=SPEC "
+                "(e.g. --provider=sqlite-memory)"
+            )

@@ -1,0 +1,145 @@
+"""Factories for the plugin's own tests: a tiny well-behaved provider, broken and hanging ones.
+
+Copied into a pytester directory and named as ``--provider=fake_providers:<Factory>``. The
+well-behaved factory logs every create and dispose to ``provider-events.log`` there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+from provkit.contract import Capability
+
+LOG = Path("provider-events.log")
+
+
+class FakeProvider:
+    """Just enough of a provider for the plugin's tests: a worker queue in a list."""
+
+    capabilities: frozenset[Any] = frozenset()
+
+    def __init__(self, name: str = "fake provider") -> None:
+        self.name = name
+        self.items: list[str] = []
+
+    async def enqueue_for_worker(self, item: str) -> None:
+        self.items.append(item)
+
+    async def fetch_work_item(self, lock_timeout: float, poll_timeout: float = 0.0) -> str | None:
+        return self.items.pop(0) if self.items else None
+
+    async def close(self) -> None:
+        _log("close")
+
+
+def _log(event: str) -> None:
+    with LOG.open("a") as log:
+        log.write(f"{event}\n")
+
+
+class FakeFactory:
+    """Makes ``FakeProvider`` s; its ``dispose_provider`` does not close them."""
+
+    async def create_provider(self) -> FakeProvider:
+        _log("create")
+        return FakeProvider()
+
+    async def dispose_provider(self, provider: FakeProvider) -> None:
+        _log("dispose")
+
+
+class ClosingFactory:
+    """No ``dispose_provider``: the plugin must call ``provider.close()``."""
+
+    async def create_provider(self) -> FakeProvider:
+        _log("create")
+        return FakeProvider()
+
+
+class ClockClaimingProvider(FakeProvider):
+    """Declares ``CLOCK`` but has no ``set_clock``."""
+
+    capabilities = frozenset({Capability.CLOCK})
+
+
+class ClockClaimingFactory:
+    async def create_provider(self) -> FakeProvider:
+        return ClockClaimingProvider()
+
+
+fake_factory = FakeFactory()
+
+
+def make_fake_factory() -> FakeFactory:
+    """A zero-argument callable returning a factory."""
+    return FakeFactory()
+
+
+NOT_A_FACTORY = 42
+
+
+class NoDatabaseFactory:
+    """Its constructor fails, as with a missing connection setting."""
+
+    def __init__(self) -> None:
+        raise RuntimeError("PROVIDER_DSN is not set")
+
+
+class DatabaseDownFactory:
+    """Every ``create_provider()`` fails, as with an unreachable database."""
+
+    async def create_provider(self) -> FakeProvider:
+        raise ConnectionRefusedError("connection to 127.0.0.1:5432 refused")
+
+
+class StuckCreateFactory:
+    """``create_provider()`` never returns."""
+
+    async def create_provider(self) -> FakeProvider:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+class HangingProvider(FakeProvider):
+    """``fetch_work_item`` awaits something that never happens."""
+
+    async def fetch_work_item(self, lock_timeout: float, poll_timeout: float = 0.0) -> str | None:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+class HangingFactory:
+    async def create_provider(self) -> FakeProvider:
+        return HangingProvider()
+
+
+class StubbornProvider(FakeProvider):
+    """``fetch_work_item`` hangs and swallows every cancellation (a bare ``except:`` retry)."""
+
+    async def fetch_work_item(self, lock_timeout: float, poll_timeout: float = 0.0) -> str | None:
+        while True:
+            try:
+                await asyncio.Event().wait()
+            except asyncio.CancelledError:
+                continue
+
+
+class StubbornFactory:
+    async def create_provider(self) -> FakeProvider:
+        return StubbornProvider()
+
+
+class BlockingProvider(FakeProvider):
+    """``fetch_work_item`` blocks the event loop itself (synchronous code in an async method)."""
+
+    async def fetch_work_item(self, lock_timeout: float, poll_timeout: float = 0.0) -> str | None:
+        time.sleep(3600)  # noqa: ASYNC251 - blocking the loop is what this provider is for
+        raise AssertionError("unreachable")
+
+
+class BlockingFactory:
+    async def create_provider(self) -> FakeProvider:
+        return BlockingProvider()

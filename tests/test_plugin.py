@@ -1,0 +1,506 @@
+"""The conformance plugin, driven through pytester: options, bad specs, fixtures, summary.
+
+Most runs use the stand-in suite ``tests/examples/fake_suite.py`` (known outcomes) with the
+factories of ``tests/examples/fake_providers.py``; a few run a slice of the real suite.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from provkit.conformance import SUITE_VERSION
+from provkit.conformance._markers import CATEGORIES
+
+FAKE = "--provider=fake_providers:FakeFactory"
+FAST = "--provkit-timescale=0.05"
+"""Per-call timeout 0.5 s, for the hang tests."""
+
+
+@pytest.fixture
+def fakes(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A pytester directory holding the fake providers and the stand-in suite."""
+    pytester.copy_example("fake_providers.py")
+    pytester.copy_example("fake_suite.py")
+    pytester.copy_example("outside_factories.py")
+    return pytester
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester) -> pytest.Pytester:
+    """A pytester directory configured like a typical project (pytest-asyncio settled)."""
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    return pytester
+
+
+def events(pytester: pytest.Pytester) -> list[str]:
+    """What the fake factories logged: create / dispose / close, in order."""
+    return (pytester.path / "provider-events.log").read_text().split()
+
+
+def summary_row(result: pytest.RunResult, category: str) -> tuple[int, int, int]:
+    """(passed, failed, skipped) of ``category`` in the provkit summary."""
+    for line in result.outlines:
+        match = re.fullmatch(rf"{category}\s+(\d+)\s+(\d+)\s+(\d+)", line)
+        if match:
+            passed, failed, skipped = map(int, match.groups())
+            return passed, failed, skipped
+    raise AssertionError(f"no summary row for {category!r} in:\n{result.stdout.str()}")
+
+
+def error_lines(result: pytest.RunResult) -> list[str]:
+    """The non-blank lines the run wrote to stderr and stdout."""
+    return [line for line in result.errlines + result.outlines if line.strip()]
+
+
+# -- options and markers ---------------------------------------------------------------
+
+
+def test_help_lists_the_options(project: pytest.Pytester) -> None:
+    """``--help`` shows ``--provider=SPEC`` (with its shortcuts) and ``--provkit-timescale=F``."""
+    result = project.runpytest("--help")
+    assert result.ret == 0
+    result.stdout.fnmatch_lines(
+        ["*--provider=SPEC*", "*sqlite-memory, sqlite-file*", "*--provkit-timescale=F*"]
+    )
+
+
+def test_markers_are_registered(project: pytest.Pytester) -> None:
+    """The six category markers and ``provider_benchmark`` are listed by ``--markers``."""
+    result = project.runpytest("--markers")
+    names = {
+        m.group(1) for line in result.outlines if (m := re.match(r"@pytest\.mark\.(\w+)", line))
+    }
+    assert {*CATEGORIES, "provider_benchmark"} <= names
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf"])
+def test_timescale_must_be_positive_and_finite(fakes: pytest.Pytester, value: str) -> None:
+    """A zero, negative or non-finite timescale ends the run with one line."""
+    result = fakes.runpytest(FAKE, f"--provkit-timescale={value}", "fake_suite.py")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert error_lines(result) == [
+        f"ERROR: provkit: --provkit-timescale must be a positive number, got {float(value):g}"
+    ]
+
+
+def test_timescale_must_be_a_number(fakes: pytest.Pytester) -> None:
+    """A timescale that is not a number is rejected by option parsing."""
+    result = fakes.runpytest(FAKE, "--provkit-timescale=fast", "fake_suite.py")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*argument --provkit-timescale: invalid float value: 'fast'"])
+
+
+# -- bad specs: one line, non-zero exit, no test run ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        pytest.param(
+            "nope:Nothing",
+            "cannot import module 'nope' from --provider=nope:Nothing",
+            id="module-not-found",
+        ),
+        pytest.param(
+            "x",
+            "--provider=x is neither module:attr nor one of sqlite-memory, sqlite-file",
+            id="no-colon",
+        ),
+        pytest.param(
+            "os:nothing",
+            "module 'os' has no attribute 'nothing' (from --provider=os:nothing)",
+            id="attribute-missing",
+        ),
+        pytest.param(
+            "fake_providers:NOT_A_FACTORY",
+            "fake_providers:NOT_A_FACTORY is an object of type int, not a provider factory "
+            "(from --provider=fake_providers:NOT_A_FACTORY)",
+            id="not-callable",
+        ),
+        pytest.param(
+            "fake_providers:FakeProvider",
+            "fake_providers:FakeProvider() gave a FakeProvider, which is not a provider "
+            "factory: it has no create_provider() method "
+            "(from --provider=fake_providers:FakeProvider)",
+            id="no-create-provider",
+        ),
+        pytest.param(
+            "fake_providers:NoDatabaseFactory",
+            "fake_providers:NoDatabaseFactory() raised RuntimeError: PROVIDER_DSN is not set "
+            "(from --provider=fake_providers:NoDatabaseFactory)",
+            id="constructor-raises",
+        ),
+        pytest.param(
+            "fake_providers:DatabaseDownFactory",
+            "create_provider() of --provider=fake_providers:DatabaseDownFactory raised "
+            "ConnectionRefusedError: connection to 127.0.0.1:5432 refused",
+            id="create-provider-raises",
+        ),
+        pytest.param(
+            "fake_providers:StuckCreateFactory",
+            "create_provider() of --provider=fake_providers:StuckCreateFactory did not return "
+            "within 0.5 s (raise --provkit-timescale for slow databases)",
+            id="create-provider-hangs",
+        ),
+        pytest.param(
+            "broken_provider:Factory",
+            "importing module 'broken_provider' from --provider=broken_provider:Factory raised "
+            "ImportError: libpq is not installed",
+            id="module-raises-on-import",
+        ),
+    ],
+)
+def test_bad_spec_ends_the_run_with_one_line(
+    fakes: pytest.Pytester, spec: str, message: str
+) -> None:
+    """Each kind of bad spec or broken factory: one ``ERROR: provkit: ...`` line, exit 4."""
+    fakes.makepyfile(broken_provider="raise ImportError('libpq is not installed')")
+    result = fakes.runpytest(f"--provider={spec}", FAST, "fake_suite.py")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert error_lines(result) == [f"ERROR: provkit: {message}"]
+
+
+def test_broken_factory_is_reported_before_collection(fakes: pytest.Pytester) -> None:
+    """A factory whose create_provider() raises fails once up front, not once per test."""
+    result = fakes.runpytest("--provider=fake_providers:DatabaseDownFactory", "fake_suite.py")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "collected" not in result.stdout.str()
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+
+
+def test_disabled_pytest_asyncio_is_refused(fakes: pytest.Pytester) -> None:
+    """The async suite cannot run with ``-p no:asyncio``: one line says so."""
+    result = fakes.runpytest(FAKE, "-p", "no:asyncio", "fake_suite.py")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert error_lines(result) == [
+        "ERROR: provkit: the conformance suite needs pytest-asyncio enabled"
+    ]
+
+
+def test_suite_without_provider_is_refused(pytester: pytest.Pytester) -> None:
+    """Pointing pytest at the suite without ``--provider`` is one clear line, not 100 errors."""
+    from provkit.conformance._layout import SUITE_DIR
+
+    result = pytester.runpytest(str(SUITE_DIR / "test_atomicity.py"))
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert error_lines(result) == [
+        "ERROR: provkit: the conformance suite needs --provider=SPEC "
+        "(e.g. --provider=sqlite-memory)"
+    ]
+
+
+# -- factories and fixtures ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "attr",
+    ["FakeFactory", "fake_factory", "make_fake_factory"],
+    ids=["class", "instance", "callable"],
+)
+def test_factory_may_be_a_class_an_instance_or_a_callable(
+    fakes: pytest.Pytester, attr: str
+) -> None:
+    """``module:attr`` accepts a factory class, a factory instance and a callable returning one."""
+    result = fakes.runpytest(f"--provider=fake_providers:{attr}", "fake_suite.py", "-k", "fifo")
+    result.assert_outcomes(passed=1, deselected=5)
+
+
+def test_every_test_gets_a_fresh_provider_disposed_even_after_failure(
+    fakes: pytest.Pytester,
+) -> None:
+    """One create and one dispose per test (plus the up-front check), failing tests included."""
+    result = fakes.runpytest(FAKE, "fake_suite.py")
+    result.assert_outcomes(passed=3, failed=1, skipped=1, deselected=1)
+    assert events(fakes) == ["create", "dispose"] * 6
+
+
+def test_provider_is_closed_when_the_factory_has_no_dispose(fakes: pytest.Pytester) -> None:
+    """Without ``dispose_provider`` the plugin calls ``provider.close()`` after each test."""
+    result = fakes.runpytest(
+        "--provider=fake_providers:ClosingFactory", "fake_suite.py", "-k", "empty_queue"
+    )
+    result.assert_outcomes(failed=1, deselected=5)
+    assert events(fakes) == ["create", "close"] * 2
+
+
+def test_factory_defined_outside_provkit_runs_the_suite(fakes: pytest.Pytester) -> None:
+    """A provider author's own factory module (wrapping SQLite) passes a real category."""
+    reprec = fakes.inline_run(
+        "--provider=outside_factories:WrappedSqliteFactory", "-m", "atomicity"
+    )
+    passed, skipped, failed = reprec.listoutcomes()
+    assert (skipped, failed) == ([], [])
+    assert len(passed) >= 4
+    assert all("atomicity" in r.keywords for r in passed)
+
+
+# -- selection -------------------------------------------------------------------------
+
+
+def test_without_paths_the_whole_suite_runs_whatever_testpaths_says(
+    fakes: pytest.Pytester,
+) -> None:
+    """From a project with ``testpaths`` and its own ``python_files``, the suite still runs."""
+    fakes.makepyprojecttoml(
+        """
+        [tool.pytest.ini_options]
+        testpaths = ["tests"]
+        python_files = ["check_*.py"]
+        """
+    )
+    fakes.mkdir("tests")
+    (fakes.path / "tests" / "check_project.py").write_text(
+        "def test_project():\n    raise ValueError\n"
+    )
+    reprec = fakes.inline_run(
+        "--provider=outside_factories:WrappedSqliteFactory", "-m", "multi_execution"
+    )
+    passed, skipped, failed = reprec.listoutcomes()
+    assert (skipped, failed) == ([], [])
+    assert len(passed) >= 5
+    assert {Path(r.fspath).name for r in passed} == {"test_multi_execution.py"}
+
+
+def test_m_selects_one_category_of_the_real_suite(fakes: pytest.Pytester) -> None:
+    """``-m atomicity`` runs the atomicity tests and nothing else."""
+    reprec = fakes.inline_run("--provider=sqlite-memory", "-m", "atomicity")
+    passed, skipped, failed = reprec.listoutcomes()
+    assert (skipped, failed) == ([], [])
+    assert {Path(r.fspath).name for r in passed} == {"test_atomicity.py"}
+    assert all("atomicity" in r.keywords for r in passed)
+
+
+def test_k_selects_by_name(fakes: pytest.Pytester) -> None:
+    """``-k`` picks tests by name within the run."""
+    result = fakes.runpytest(FAKE, "fake_suite.py", "-k", "fifo or round_trips", "-v")
+    result.assert_outcomes(passed=2, deselected=4)
+    result.stdout.fnmatch_lines(["*::test_worker_item_round_trips PASSED*", "*::test_fifo PASSED*"])
+
+
+def test_pyargs_are_respected(fakes: pytest.Pytester) -> None:
+    """``--pyargs`` names a suite module; only that module runs."""
+    reprec = fakes.inline_run(
+        "--provider=sqlite-memory", "--pyargs", "provkit.conformance.suite.test_multi_execution"
+    )
+    passed, skipped, failed = reprec.listoutcomes()
+    assert (skipped, failed) == ([], [])
+    assert len(passed) >= 5
+    assert all("multi_execution" in r.keywords for r in passed)
+
+
+def test_benchmarks_are_deselected_by_default(fakes: pytest.Pytester) -> None:
+    """``provider_benchmark`` tests do not run without ``-m``, nor with an unrelated ``-m``."""
+    plain = fakes.runpytest(FAKE, "fake_suite.py", "-k", "benchmark")
+    plain.assert_outcomes(deselected=6)
+    negated = fakes.runpytest(FAKE, "fake_suite.py", "-m", "not atomicity")
+    negated.assert_outcomes(passed=1, skipped=1, deselected=4)
+
+
+def test_benchmarks_run_when_m_selects_them(fakes: pytest.Pytester) -> None:
+    """``-m provider_benchmark`` runs exactly the benchmarks and reports them in their own row."""
+    result = fakes.runpytest(FAKE, "fake_suite.py", "-m", "provider_benchmark")
+    result.assert_outcomes(passed=1, deselected=5)
+    assert summary_row(result, "provider_benchmark") == (1, 0, 0)
+
+
+# -- summary ---------------------------------------------------------------------------
+
+
+def test_summary_counts_outcomes_per_category(fakes: pytest.Pytester) -> None:
+    """The summary names provider and suite, counts each category and gives a FAIL verdict."""
+    result = fakes.runpytest(FAKE, "fake_suite.py")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert summary_row(result, "atomicity") == (2, 1, 0)
+    assert summary_row(result, "queue_semantics") == (1, 0, 1)
+    assert summary_row(result, "total") == (3, 1, 1)
+    result.stdout.fnmatch_lines(
+        [
+            "*= provkit conformance summary =*",
+            "provider: fake_providers:FakeFactory (fake provider)",
+            f"suite:    provkit conformance {SUITE_VERSION} (contract v1)",
+            "missing:  abandon_orchestration_item, abandon_work_item, *",
+            "instance_locking*not selected",
+            "failed:",
+            "  [atomicity] fake_suite.py::test_empty_queue_yields_an_item",
+            "      A fetch from an empty worker queue returns an item (deliberately wrong).",
+            "FAIL: 1 of 5 tests failed (atomicity)",
+        ]
+    )
+
+
+def test_summary_names_a_declared_capability_without_its_method(fakes: pytest.Pytester) -> None:
+    """A provider declaring CLOCK without ``set_clock`` gets that named in the summary."""
+    result = fakes.runpytest(
+        "--provider=fake_providers:ClockClaimingFactory", "fake_suite.py", "-k", "fifo"
+    )
+    result.assert_outcomes(errors=1, deselected=5)
+    result.stdout.fnmatch_lines(["missing:  *, set_clock (declares clock)"])
+
+
+def test_failure_report_shows_the_test_docstring(fakes: pytest.Pytester) -> None:
+    """A failing test's details end with the contract sentence its docstring states."""
+    result = fakes.runpytest(FAKE, "fake_suite.py", "-k", "empty_queue")
+    result.stdout.fnmatch_lines(
+        [
+            "*- provkit: what this test checks -*",
+            "A fetch from an empty worker queue returns an item (deliberately wrong).",
+        ]
+    )
+
+
+def test_stopped_run_says_what_did_not_run(fakes: pytest.Pytester) -> None:
+    """With ``-x`` the verdict counts the selected tests that never ran."""
+    result = fakes.runpytest(FAKE, "fake_suite.py", "-x")
+    result.assert_outcomes(passed=1, failed=1, deselected=1)
+    result.stdout.fnmatch_lines(
+        ["FAIL: 1 of 2 tests failed (atomicity); 3 selected tests did not run"]
+    )
+
+
+def test_full_passing_run_gives_a_pass_verdict(fakes: pytest.Pytester) -> None:
+    """Every core category run and passed: an unqualified PASS naming the provider."""
+    result = fakes.runpytest("--provider=sqlite-memory", "-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.OK
+    for category in CATEGORIES:
+        passed, failed, _ = summary_row(result, category)
+        assert (passed > 0, failed) == (True, 0), category
+    verdict = [line for line in result.outlines if line.startswith("PASS")]
+    assert len(verdict) == 1
+    assert re.fullmatch(
+        rf"PASS: sqlite-memory conforms to provkit conformance suite {SUITE_VERSION} "
+        r"\(\d+ passed\)",
+        verdict[0],
+    )
+
+
+def test_partial_run_is_not_called_conformant(fakes: pytest.Pytester) -> None:
+    """A run that leaves categories out says so instead of claiming conformance."""
+    result = fakes.runpytest(FAKE, "fake_suite.py", "-k", "fifo")
+    result.stdout.fnmatch_lines(
+        ["PASS (partial): 1 passed; only a selection of the suite ran, so this is not *"]
+    )
+
+
+def test_suite_helpers_get_assertion_rewriting(fakes: pytest.Pytester) -> None:
+    """Suite helper modules are loaded through pytest's assertion rewriter."""
+    fakes.makepyfile(
+        check_rewrite="""
+        import provkit.conformance._builders as builders
+
+        def test_builders_are_rewritten():
+            assert type(builders.__loader__).__name__ == "AssertionRewritingHook"
+        """
+    )
+    fakes.runpytest(FAKE, "check_rewrite.py").assert_outcomes(passed=1)
+
+
+# -- asyncio modes ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["strict", "auto"])
+def test_works_in_both_asyncio_modes(fakes: pytest.Pytester, mode: str) -> None:
+    """Same outcomes under pytest-asyncio strict and auto modes, fake and real suite."""
+    fake = fakes.runpytest(FAKE, "fake_suite.py", "-o", f"asyncio_mode={mode}")
+    fake.assert_outcomes(passed=3, failed=1, skipped=1, deselected=1)
+    reprec = fakes.inline_run(
+        "--provider=sqlite-memory", "-m", "atomicity", "-o", f"asyncio_mode={mode}"
+    )
+    passed, skipped, failed = reprec.listoutcomes()
+    assert (len(passed) >= 4, skipped, failed) == (True, [], [])
+
+
+# -- plugin inactive -------------------------------------------------------------------
+
+USER_TESTS = """
+    import pytest
+
+    @pytest.fixture
+    def provider():
+        return "the project's own provider fixture"
+
+    def test_own_fixture_wins(provider):
+        assert provider == "the project's own provider fixture"
+
+    @pytest.mark.asyncio
+    async def test_async():
+        assert 1 + 1 == 2
+
+    def test_no_provkit_fixtures(request):
+        with pytest.raises(pytest.FixtureLookupError):
+            request.getfixturevalue("timing")
+"""
+
+
+def test_inactive_without_provider(project: pytest.Pytester) -> None:
+    """Without ``--provider``: a project's tests run untouched, no provkit fixtures, no summary."""
+    project.makepyfile(test_user=USER_TESTS)
+    result = project.runpytest()
+    result.assert_outcomes(passed=3)
+    assert "provkit conformance summary" not in result.stdout.str()
+
+
+def test_inactive_plugin_does_not_walk_into_the_suite(project: pytest.Pytester) -> None:
+    """Without ``--provider``, collecting a tree that contains the suite skips the suite."""
+    from provkit.conformance._layout import SUITE_DIR
+
+    result = project.runpytest(str(SUITE_DIR.parent))
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    result.stdout.fnmatch_lines(["collected 0 items"])
+
+
+def test_disabled_with_p_no_provkit(project: pytest.Pytester) -> None:
+    """``-p no:provkit`` removes the plugin: its markers and ``--provider`` are gone."""
+    project.makepyfile(test_user=USER_TESTS)
+    result = project.runpytest("-p", "no:provkit", "--markers")
+    assert "atomicity" not in result.stdout.str()
+    refused = project.runpytest("-p", "no:provkit", "--provider=sqlite-memory")
+    assert refused.ret == pytest.ExitCode.USAGE_ERROR
+    refused.stderr.fnmatch_lines(["*unrecognized arguments: --provider=sqlite-memory*"])
+
+
+# -- hanging providers (subprocess: a broken guard must not hang this run) ------------
+
+
+@pytest.mark.parametrize(
+    ("factory", "message"),
+    [
+        pytest.param(
+            "HangingFactory",
+            "provider call fetch_work_item() did not return within 0.5 s "
+            "(raise --provkit-timescale for slow databases)",
+            id="awaits-forever",
+        ),
+        pytest.param(
+            "StubbornFactory",
+            "provider call fetch_work_item() did not return within 0.5 s and ignored "
+            "cancellation (raise --provkit-timescale for slow databases)",
+            id="ignores-cancellation",
+        ),
+        pytest.param(
+            "BlockingFactory",
+            "provider call fetch_work_item() blocked the event loop for over 1.5 s "
+            "(synchronous code in an async method?)",
+            id="blocks-the-event-loop",
+        ),
+    ],
+)
+def test_hung_call_fails_its_test_naming_the_call(
+    fakes: pytest.Pytester, factory: str, message: str
+) -> None:
+    """A provider call that never returns fails its test, the next test still runs."""
+    started = time.monotonic()
+    result = fakes.runpytest_subprocess(
+        f"--provider=fake_providers:{factory}",
+        FAST,
+        "fake_suite.py",
+        "-k",
+        "round_trips or fresh",
+        timeout=60,
+    )
+    result.assert_outcomes(failed=2, deselected=4)
+    assert result.outlines.count(message) == 2
+    assert time.monotonic() - started < 30
