@@ -1,0 +1,499 @@
+"""The SQLite provider's transactions: one plain function per provider operation.
+
+Each function is a whole unit of work run on the connection thread (``BEGIN IMMEDIATE`` ...
+``COMMIT``, rolled back on any error), so a provider call costs one thread hop. "Now" is a
+parameter computed from the provider's clock: SQL's own time functions are never used. Routing
+uses only the contract's precomputed fields; events and messages are stored as opaque codec text.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from provkit.contract import (
+    INITIAL_EXECUTION_ID,
+    ActivityId,
+    CorruptDataError,
+    DuplicateEventError,
+    ExecutionMetadata,
+    LockLostError,
+    OrchestrationItem,
+    Status,
+    WorkLease,
+    codec,
+)
+from provkit.contract.events import Event
+from provkit.contract.messages import ActivityExecute, OrchestratorMessage
+
+NextWake = int | None
+"""Epoch ms at which invisible or locked work may become fetchable, when a fetch found none."""
+
+_CORRUPT_HISTORY = "\x00corrupted by provkit fault injection: not JSON"
+
+
+def to_blob(text: str) -> bytes:
+    """How raw strings (ids, names, outputs) are stored: UTF-8 that keeps lone surrogates too."""
+    return text.encode("utf-8", "surrogatepass")
+
+
+def from_blob(raw: bytes) -> str:
+    """The inverse of ``to_blob``."""
+    return raw.decode("utf-8", "surrogatepass")
+
+
+def ms(seconds: float) -> int:
+    """A duration in whole milliseconds, rounded up like ``ManualClock.advance``."""
+    return int(-(-seconds * 1000 // 1))
+
+
+@contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    # IMMEDIATE takes the write lock up front, so a transaction never upgrades from reader
+    # to writer halfway (the classic source of SQLITE_BUSY and lost claims).
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
+# -- rows --------------------------------------------------------------------------------
+
+_INSERT_ORCHESTRATOR = (
+    "INSERT INTO orchestrator_queue (instance, visible_at, data) VALUES (?, ?, ?)"
+)
+_INSERT_WORK = (
+    "INSERT INTO worker_queue (instance, execution_id, activity_id, visible_at, data)"
+    " VALUES (?, ?, ?, ?, ?)"
+)
+_INSERT_HISTORY = "INSERT INTO history (instance, execution_id, event_id, data) VALUES (?, ?, ?, ?)"
+_ENSURE_EXECUTION = (
+    "INSERT INTO executions (instance, execution_id, status) VALUES (?, ?, ?)"
+    " ON CONFLICT (instance, execution_id) DO NOTHING"
+)
+
+
+def _orchestrator_row(message: OrchestratorMessage, now: int) -> tuple[bytes, int, str]:
+    at = message.visible_at_ms
+    return (
+        to_blob(message.instance),
+        now if at is None else max(now, at),
+        codec.encode_message(message),
+    )
+
+
+def _work_row(item: ActivityExecute, now: int) -> tuple[bytes, int, int, int, str]:
+    key = item.activity
+    return (
+        to_blob(key.instance),
+        key.execution_id,
+        key.activity_id,
+        now,
+        codec.encode_message(item),
+    )
+
+
+def _insert_history(
+    conn: sqlite3.Connection,
+    operation: str,
+    instance: bytes,
+    execution_id: int,
+    events: Sequence[Event],
+) -> None:
+    rows = [(instance, execution_id, e.event_id, codec.encode_event(e)) for e in events]
+    try:
+        conn.executemany(_INSERT_HISTORY, rows)
+    except sqlite3.IntegrityError as exc:
+        ids = [e.event_id for e in events]
+        raise DuplicateEventError(
+            operation,
+            f"execution {execution_id} of {from_blob(instance)!r}: an event id in {ids} is "
+            "already stored or repeated",
+        ) from exc
+
+
+def _decode_history(rows: list[tuple[bytes]]) -> list[Event]:
+    return [codec.decode_event(row[0]) for row in rows]
+
+
+# -- orchestrator queue ------------------------------------------------------------------
+
+
+def enqueue_for_orchestrator(
+    conn: sqlite3.Connection, now: int, message: OrchestratorMessage, delay_ms: int
+) -> None:
+    conn.execute(_INSERT_ORCHESTRATOR, _orchestrator_row(message, now + delay_ms))
+
+
+_CANDIDATE = """
+SELECT q.instance FROM orchestrator_queue AS q
+WHERE q.visible_at <= :now AND NOT EXISTS (
+    SELECT 1 FROM instance_locks AS l WHERE l.instance = q.instance AND l.locked_until > :now)
+ORDER BY q.visible_at, q.id LIMIT 1
+"""
+_CLAIM_INSTANCE = """
+INSERT INTO instance_locks (instance, token, locked_until) VALUES (:instance, :token, :until)
+ON CONFLICT (instance) DO UPDATE SET token = excluded.token, locked_until = excluded.locked_until
+    WHERE instance_locks.locked_until <= :now
+RETURNING instance
+"""
+_TAG_BATCH = """
+UPDATE orchestrator_queue SET batch_token = :token, attempt_count = attempt_count + 1
+WHERE instance = :instance AND visible_at <= :now
+RETURNING id, attempt_count, data
+"""
+_INSTANCE_STATE = """
+SELECT (SELECT name FROM instances WHERE instance = :instance),
+       (SELECT version FROM instances WHERE instance = :instance),
+       (SELECT MAX(execution_id) FROM executions WHERE instance = :instance)
+"""
+_HISTORY = "SELECT data FROM history WHERE instance = ? AND execution_id = ? ORDER BY event_id"
+_NEXT_ORCHESTRATOR_WAKE = """
+SELECT MIN(at) FROM (
+    SELECT MIN(visible_at) AS at FROM orchestrator_queue WHERE visible_at > :now
+    UNION ALL
+    SELECT MIN(locked_until) FROM instance_locks WHERE locked_until > :now)
+"""
+
+
+def fetch_orchestration_item(
+    conn: sqlite3.Connection, now: int, lock_ms: int, token: str
+) -> tuple[OrchestrationItem | None, NextWake]:
+    operation = "fetch_orchestration_item"
+    with _transaction(conn):
+        while True:
+            candidate = conn.execute(_CANDIDATE, {"now": now}).fetchone()
+            if candidate is None:
+                return None, conn.execute(_NEXT_ORCHESTRATOR_WAKE, {"now": now}).fetchone()[0]
+            instance: bytes = candidate[0]
+            claim = {"instance": instance, "token": token, "until": now + lock_ms, "now": now}
+            # The upsert only replaces an expired lock; a lost race returns no row and the
+            # next candidate query no longer sees this instance.
+            if conn.execute(_CLAIM_INSTANCE, claim).fetchall():
+                break
+        batch = sorted(conn.execute(_TAG_BATCH, claim).fetchall())
+        name, version, current = conn.execute(_INSTANCE_STATE, claim).fetchone()
+        execution_id = INITIAL_EXECUTION_ID if current is None else current
+        history_rows = conn.execute(_HISTORY, (instance, execution_id)).fetchall()
+    # Decoding happens after the commit: a fetch that took a lock reports, it does not undo.
+    instance_id = from_blob(instance)
+    try:
+        messages = [codec.decode_orchestrator_message(row[2]) for row in batch]
+    except CorruptDataError as exc:
+        raise CorruptDataError(
+            operation, f"queued message of {instance_id!r}: {exc.message}"
+        ) from exc
+    history: list[Event] = []
+    history_error = None
+    try:
+        history = _decode_history(history_rows)
+    except CorruptDataError as exc:
+        history_error = f"execution {execution_id} of {instance_id!r}: {exc.message}"
+    item = OrchestrationItem(
+        instance=instance_id,
+        orchestration_name=None if name is None else from_blob(name),
+        version=None if version is None else from_blob(version),
+        execution_id=execution_id,
+        history=history,
+        messages=messages,
+        lock_token=token,
+        attempt_count=max(row[1] for row in batch),
+        history_error=history_error,
+    )
+    return item, None
+
+
+_RELEASE_LOCK = "DELETE FROM instance_locks WHERE token = ? RETURNING instance, locked_until"
+_DELETE_BATCH = "DELETE FROM orchestrator_queue WHERE instance = ? AND batch_token = ?"
+_UPSERT_INSTANCE = """
+INSERT INTO instances (instance, name, version, parent_instance) VALUES (?, ?, ?, ?)
+ON CONFLICT (instance) DO UPDATE SET
+    name = excluded.name, version = excluded.version, parent_instance = excluded.parent_instance
+"""
+_UPSERT_EXECUTION = """
+INSERT INTO executions (instance, execution_id, status, output)
+    VALUES (:instance, :execution_id, COALESCE(:status, :running), :output)
+ON CONFLICT (instance, execution_id) DO UPDATE SET
+    status = COALESCE(:status, status), output = COALESCE(:output, output)
+"""
+_DELETE_ACTIVITY = (
+    "DELETE FROM worker_queue WHERE instance = ? AND execution_id = ? AND activity_id = ?"
+)
+
+
+def ack_orchestration_item(
+    conn: sqlite3.Connection,
+    now: int,
+    token: str,
+    execution_id: int,
+    history_delta: Sequence[Event],
+    worker_items: Sequence[ActivityExecute],
+    orchestrator_items: Sequence[OrchestratorMessage],
+    metadata: ExecutionMetadata,
+    cancelled_activities: Sequence[ActivityId],
+) -> None:
+    operation = "ack_orchestration_item"
+    with _transaction(conn):
+        # Releasing first saves a statement: any failure below rolls the release back too.
+        released = conn.execute(_RELEASE_LOCK, (token,)).fetchall()
+        if not released:
+            raise LockLostError(operation, "the lock token is not held")
+        instance, locked_until = released[0]
+        if locked_until <= now:
+            raise LockLostError(operation, "the instance lock expired")
+        conn.execute(_DELETE_BATCH, (instance, token))
+        if metadata.orchestration_name is not None:
+            conn.execute(
+                _UPSERT_INSTANCE,
+                (
+                    instance,
+                    to_blob(metadata.orchestration_name),
+                    None
+                    if metadata.orchestration_version is None
+                    else to_blob(metadata.orchestration_version),
+                    None if metadata.parent_instance is None else to_blob(metadata.parent_instance),
+                ),
+            )
+        conn.execute(
+            _UPSERT_EXECUTION,
+            {
+                "instance": instance,
+                "execution_id": execution_id,
+                "status": None if metadata.status is None else metadata.status.value,
+                "running": Status.RUNNING.value,
+                "output": None if metadata.output is None else to_blob(metadata.output),
+            },
+        )
+        if history_delta:
+            _insert_history(conn, operation, instance, execution_id, history_delta)
+        if worker_items:
+            conn.executemany(_INSERT_WORK, [_work_row(item, now) for item in worker_items])
+        if cancelled_activities:
+            keys = [
+                (to_blob(a.instance), a.execution_id, a.activity_id) for a in cancelled_activities
+            ]
+            conn.executemany(_DELETE_ACTIVITY, keys)
+        if orchestrator_items:
+            rows = [_orchestrator_row(m, now) for m in orchestrator_items]
+            conn.executemany(_INSERT_ORCHESTRATOR, rows)
+
+
+_RELEASE_BATCH = """
+UPDATE orchestrator_queue SET
+    batch_token = NULL,
+    visible_at = COALESCE(:visible_at, visible_at),
+    attempt_count = CASE WHEN :ignore_attempt THEN MAX(attempt_count - 1, 0)
+                         ELSE attempt_count END
+WHERE instance = :instance AND batch_token = :token
+"""
+
+
+def abandon_orchestration_item(
+    conn: sqlite3.Connection, now: int, token: str, delay_ms: int | None, ignore_attempt: bool
+) -> None:
+    # An expired lock that nobody re-took still carries this token, so abandoning it
+    # succeeds; once re-taken, the token is gone and this raises LockLostError.
+    with _transaction(conn):
+        released = conn.execute(
+            "DELETE FROM instance_locks WHERE token = ? RETURNING instance", (token,)
+        ).fetchall()
+        if not released:
+            raise LockLostError("abandon_orchestration_item", "the lock token is not held")
+        conn.execute(
+            _RELEASE_BATCH,
+            {
+                "instance": released[0][0],
+                "token": token,
+                "visible_at": None if delay_ms is None else now + delay_ms,
+                "ignore_attempt": ignore_attempt,
+            },
+        )
+
+
+def forget_orchestration_fetch(conn: sqlite3.Connection, now: int, token: str) -> None:
+    """Release what a fetch whose caller never saw the result locked, if anything."""
+    with contextlib.suppress(LockLostError):
+        abandon_orchestration_item(conn, now, token, None, True)
+
+
+def renew_orchestration_item_lock(
+    conn: sqlite3.Connection, now: int, token: str, extend_ms: int
+) -> None:
+    renewed = conn.execute(
+        "UPDATE instance_locks SET locked_until = ? WHERE token = ? AND locked_until > ?"
+        " RETURNING instance",
+        (now + extend_ms, token, now),
+    ).fetchall()
+    if not renewed:
+        raise LockLostError("renew_orchestration_item_lock", "no live lock for this token")
+
+
+# -- worker queue ------------------------------------------------------------------------
+
+
+def enqueue_for_worker(conn: sqlite3.Connection, now: int, item: ActivityExecute) -> None:
+    conn.execute(_INSERT_WORK, _work_row(item, now))
+
+
+# A lease token is "<row id>.<unique part>": ack, renew and abandon find the row by its
+# primary key, so the queue needs no token index. "+visible_at" keeps the planner on the
+# primary key, whose order is FIFO by enqueue.
+_TAKE_WORK = """
+UPDATE worker_queue SET
+    token = id || '.' || :token, visible_at = :until, attempt_count = attempt_count + 1
+WHERE id = (SELECT id FROM worker_queue WHERE +visible_at <= :now ORDER BY id LIMIT 1)
+    AND visible_at <= :now
+RETURNING token, attempt_count, data
+"""
+_NEXT_WORK_WAKE = "SELECT MIN(visible_at) FROM worker_queue WHERE visible_at > ?"
+
+
+def _leased_row(token: str) -> int:
+    """The row id a lease token names; -1 (no row) for a token this provider never made."""
+    head = token.partition(".")[0]
+    return int(head) if head.isascii() and head.isdigit() else -1
+
+
+def fetch_work_item(
+    conn: sqlite3.Connection, now: int, lock_ms: int, token: str
+) -> tuple[WorkLease | None, NextWake]:
+    # One conditional statement claims the row: SQLite runs it under the write lock, and
+    # its WHERE only matches a row nobody holds.
+    taken = conn.execute(
+        _TAKE_WORK, {"token": token, "until": now + lock_ms, "now": now}
+    ).fetchall()
+    if not taken:
+        return None, conn.execute(_NEXT_WORK_WAKE, (now,)).fetchone()[0]
+    lease_token, attempt_count, data = taken[0]
+    try:
+        item = codec.decode_work_item(data)
+    except CorruptDataError as exc:
+        raise CorruptDataError("fetch_work_item", exc.message) from exc
+    return WorkLease(item=item, lock_token=lease_token.decode(), attempt_count=attempt_count), None
+
+
+_FORGET_WORK = """
+UPDATE worker_queue SET token = NULL, visible_at = :now, attempt_count = MAX(attempt_count - 1, 0)
+WHERE token = id || '.' || :token
+"""
+
+
+def forget_work_fetch(conn: sqlite3.Connection, now: int, token: str) -> None:
+    """Release the lease a fetch whose caller never saw the result took, if any (rare: scans)."""
+    conn.execute(_FORGET_WORK, {"now": now, "token": token})
+
+
+def ack_work_item(
+    conn: sqlite3.Connection, now: int, token: str, completion: OrchestratorMessage | None
+) -> None:
+    with _transaction(conn):
+        deleted = conn.execute(
+            "DELETE FROM worker_queue WHERE id = ? AND token = ? AND visible_at > ? RETURNING id",
+            (_leased_row(token), token, now),
+        ).fetchall()
+        if not deleted:
+            raise LockLostError("ack_work_item", "no live lease for this token")
+        if completion is not None:
+            conn.execute(_INSERT_ORCHESTRATOR, _orchestrator_row(completion, now))
+
+
+_RELEASE_WORK = """
+UPDATE worker_queue SET
+    token = NULL,
+    visible_at = :visible_at,
+    attempt_count = CASE WHEN :ignore_attempt THEN MAX(attempt_count - 1, 0)
+                         ELSE attempt_count END
+WHERE id = :id AND token = :token
+RETURNING id
+"""
+
+
+def abandon_work_item(
+    conn: sqlite3.Connection, now: int, token: str, delay_ms: int, ignore_attempt: bool
+) -> None:
+    # As for instance locks: an expired lease that was not re-taken may still be abandoned.
+    released = conn.execute(
+        _RELEASE_WORK,
+        {
+            "id": _leased_row(token),
+            "token": token,
+            "visible_at": now + delay_ms,
+            "ignore_attempt": ignore_attempt,
+        },
+    ).fetchall()
+    if not released:
+        raise LockLostError("abandon_work_item", "the lease token is not held")
+
+
+def renew_work_item_lock(conn: sqlite3.Connection, now: int, token: str, extend_ms: int) -> None:
+    renewed = conn.execute(
+        "UPDATE worker_queue SET visible_at = ? WHERE id = ? AND token = ? AND visible_at > ?"
+        " RETURNING id",
+        (now + extend_ms, _leased_row(token), token, now),
+    ).fetchall()
+    if not renewed:
+        raise LockLostError("renew_work_item_lock", "no live lease for this token")
+
+
+# -- history -----------------------------------------------------------------------------
+
+_LATEST_HISTORY = """
+SELECT data FROM history WHERE instance = :instance AND execution_id =
+    (SELECT MAX(execution_id) FROM executions WHERE instance = :instance)
+ORDER BY event_id
+"""
+
+
+def read(conn: sqlite3.Connection, instance: str) -> list[Event]:
+    rows = conn.execute(_LATEST_HISTORY, {"instance": to_blob(instance)}).fetchall()
+    return _checked_history("read", instance, rows)
+
+
+def read_execution(conn: sqlite3.Connection, instance: str, execution_id: int) -> list[Event]:
+    rows = conn.execute(_HISTORY, (to_blob(instance), execution_id)).fetchall()
+    return _checked_history("read_execution", instance, rows)
+
+
+def _checked_history(operation: str, instance: str, rows: list[tuple[bytes]]) -> list[Event]:
+    try:
+        return _decode_history(rows)
+    except CorruptDataError as exc:
+        raise CorruptDataError(operation, f"history of {instance!r}: {exc.message}") from exc
+
+
+def list_executions(conn: sqlite3.Connection, instance: str) -> list[int]:
+    rows = conn.execute(
+        "SELECT execution_id FROM executions WHERE instance = ? ORDER BY execution_id",
+        (to_blob(instance),),
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
+def append_history(
+    conn: sqlite3.Connection, instance: str, execution_id: int, events: Sequence[Event]
+) -> None:
+    if not events:
+        return
+    key = to_blob(instance)
+    with _transaction(conn):
+        conn.execute(_ENSURE_EXECUTION, (key, execution_id, Status.RUNNING.value))
+        _insert_history(conn, "append_history", key, execution_id, events)
+
+
+def corrupt_history(conn: sqlite3.Connection, instance: str, execution_id: int) -> None:
+    key = to_blob(instance)
+    with _transaction(conn):
+        conn.execute(_ENSURE_EXECUTION, (key, execution_id, Status.RUNNING.value))
+        changed = conn.execute(
+            "UPDATE history SET data = ? WHERE instance = ? AND execution_id = ?",
+            (_CORRUPT_HISTORY, key, execution_id),
+        ).rowcount
+        if changed == 0:
+            # Event ids start at 1, so row 0 never collides with a later append.
+            conn.execute(_INSERT_HISTORY, (key, execution_id, 0, _CORRUPT_HISTORY))

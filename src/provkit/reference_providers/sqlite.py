@@ -1,0 +1,367 @@
+"""The SQLite reference provider (aiosqlite), in memory or on a WAL file, plus its factories.
+
+Every provider call is one transaction run on the connection's thread in a single hop; "now"
+comes from the injected clock. Only ``provkit.contract`` errors ever leave a call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import math
+import os
+import secrets
+import shutil
+import sqlite3
+import tempfile
+from collections.abc import Awaitable, Callable, Sequence
+from types import TracebackType
+from typing import TypeVar
+
+import aiosqlite
+
+from provkit.contract import (
+    ActivityId,
+    Capability,
+    Clock,
+    ExecutionMetadata,
+    OrchestrationItem,
+    Provider,
+    ProviderError,
+    SystemClock,
+    WorkLease,
+)
+from provkit.contract.events import Event
+from provkit.contract.messages import ActivityExecute, OrchestratorMessage
+from provkit.reference_providers import _sqlite_ops as ops
+from provkit.reference_providers._sqlite_conn import call, open_connection
+from provkit.reference_providers._sqlite_wakeup import Wakeup
+
+_T = TypeVar("_T")
+
+_INJECTED_CLOCK_RECHECK = 0.01
+"""Seconds between re-checks of a long poll when the clock is injected: it can jump unseen."""
+
+
+class SqliteProvider:
+    """A ``Provider`` on one SQLite connection: ``open_memory()`` or ``open_file(path)``.
+
+    Declares ``CLOCK`` (``set_clock``), ``FAULT_INJECTION`` (``corrupt_history``) and
+    ``LONG_POLL`` (fetches wait for this provider's own enqueues, acks and abandons, and for
+    delayed work to become visible). Abandoning a lock that expired but was not re-taken
+    succeeds. A fetch cancelled while in flight releases whatever it locked. A file database
+    reopened later sees everything committed before.
+    """
+
+    def __init__(self, conn: aiosqlite.Connection, name: str, clock: Clock | None) -> None:
+        self.name = name
+        self.capabilities = frozenset(
+            {Capability.CLOCK, Capability.FAULT_INJECTION, Capability.LONG_POLL}
+        )
+        self._conn = conn
+        self._clock: Clock = SystemClock() if clock is None else clock
+        self._closed = False
+        self._orchestrator_wakeup = Wakeup()
+        self._worker_wakeup = Wakeup()
+        # Tokens only need to be unique: a random per-provider prefix (another provider may
+        # share the file) and a counter are much cheaper than a uuid4 per fetch.
+        self._token_prefix = secrets.token_hex(8) + "-"
+        self._token_serial = itertools.count(1)
+        self._undoing: set[asyncio.Task[None]] = set()
+        self._directory_to_remove: str | None = None
+
+    @classmethod
+    async def open_memory(cls, clock: Clock | None = None) -> SqliteProvider:
+        """A provider on a private in-memory database, gone when closed."""
+        return cls(await open_connection(":memory:", wal=False), "sqlite-memory", clock)
+
+    @classmethod
+    async def open_file(
+        cls, path: str | os.PathLike[str], clock: Clock | None = None
+    ) -> SqliteProvider:
+        """A provider on the database file ``path`` (created if missing), in WAL mode."""
+        target = os.fspath(path)
+        return cls(await open_connection(target, wal=True), "sqlite-file", clock)
+
+    def set_clock(self, clock: Clock) -> None:
+        """Take "now" from ``clock`` from here on."""
+        self._clock = clock
+
+    def _new_token(self) -> str:
+        return f"{self._token_prefix}{next(self._token_serial):x}"
+
+    def _undo(self, work: Callable[[sqlite3.Connection], None]) -> None:
+        # A fetch cancelled while its call was in flight still runs on the connection
+        # thread; this queues the undo right behind it, so the lock it may have taken is
+        # released now instead of blocking the instance until it expires.
+        task = asyncio.get_running_loop().create_task(call(self._conn, "undo fetch", work))
+        self._undoing.add(task)
+        task.add_done_callback(self._undone)
+
+    def _undone(self, task: asyncio.Task[None]) -> None:
+        self._undoing.discard(task)
+        if not task.cancelled():
+            # A failed undo only means the lock expires on its own; mark the error seen.
+            task.exception()
+
+    async def _run(self, operation: str, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        if self._closed:
+            raise ProviderError(operation, "the provider is closed")
+        return await call(self._conn, operation, work)
+
+    # -- orchestrator queue --------------------------------------------------------------
+
+    async def enqueue_for_orchestrator(
+        self, item: OrchestratorMessage, delay: float | None = None
+    ) -> None:
+        now, delay_ms = self._clock.now_ms(), 0 if delay is None else ops.ms(delay)
+        await self._run(
+            "enqueue_for_orchestrator",
+            lambda conn: ops.enqueue_for_orchestrator(conn, now, item, delay_ms),
+        )
+        self._orchestrator_wakeup.notify()
+
+    async def fetch_orchestration_item(
+        self, lock_timeout: float, poll_timeout: float = 0.0
+    ) -> OrchestrationItem | None:
+        lock_ms = ops.ms(lock_timeout)
+
+        async def attempt() -> tuple[OrchestrationItem | None, ops.NextWake]:
+            now, token = self._clock.now_ms(), self._new_token()
+            try:
+                return await self._run(
+                    "fetch_orchestration_item",
+                    lambda conn: ops.fetch_orchestration_item(conn, now, lock_ms, token),
+                )
+            except asyncio.CancelledError:
+                later = self._clock.now_ms()
+                self._undo(lambda conn: ops.forget_orchestration_fetch(conn, later, token))
+                raise
+
+        return await self._poll(self._orchestrator_wakeup, attempt, poll_timeout)
+
+    async def ack_orchestration_item(
+        self,
+        lock_token: str,
+        execution_id: int,
+        history_delta: Sequence[Event],
+        worker_items: Sequence[ActivityExecute],
+        orchestrator_items: Sequence[OrchestratorMessage],
+        metadata: ExecutionMetadata,
+        cancelled_activities: Sequence[ActivityId] = (),
+    ) -> None:
+        now = self._clock.now_ms()
+        await self._run(
+            "ack_orchestration_item",
+            lambda conn: ops.ack_orchestration_item(
+                conn,
+                now,
+                lock_token,
+                execution_id,
+                history_delta,
+                worker_items,
+                orchestrator_items,
+                metadata,
+                cancelled_activities,
+            ),
+        )
+        # The released instance may hold messages that arrived during the turn.
+        self._orchestrator_wakeup.notify(1 + len(orchestrator_items))
+        self._worker_wakeup.notify(len(worker_items))
+
+    async def abandon_orchestration_item(
+        self, lock_token: str, delay: float | None = None, ignore_attempt: bool = False
+    ) -> None:
+        now, delay_ms = self._clock.now_ms(), None if delay is None else ops.ms(delay)
+        await self._run(
+            "abandon_orchestration_item",
+            lambda conn: ops.abandon_orchestration_item(
+                conn, now, lock_token, delay_ms, ignore_attempt
+            ),
+        )
+        self._orchestrator_wakeup.notify()
+
+    async def renew_orchestration_item_lock(self, lock_token: str, extend_for: float) -> None:
+        now, extend_ms = self._clock.now_ms(), ops.ms(extend_for)
+        await self._run(
+            "renew_orchestration_item_lock",
+            lambda conn: ops.renew_orchestration_item_lock(conn, now, lock_token, extend_ms),
+        )
+
+    # -- worker queue --------------------------------------------------------------------
+
+    async def enqueue_for_worker(self, item: ActivityExecute) -> None:
+        now = self._clock.now_ms()
+        await self._run("enqueue_for_worker", lambda conn: ops.enqueue_for_worker(conn, now, item))
+        self._worker_wakeup.notify()
+
+    async def fetch_work_item(
+        self, lock_timeout: float, poll_timeout: float = 0.0
+    ) -> WorkLease | None:
+        lock_ms = ops.ms(lock_timeout)
+
+        async def attempt() -> tuple[WorkLease | None, ops.NextWake]:
+            now, token = self._clock.now_ms(), self._new_token()
+            try:
+                return await self._run(
+                    "fetch_work_item", lambda conn: ops.fetch_work_item(conn, now, lock_ms, token)
+                )
+            except asyncio.CancelledError:
+                later = self._clock.now_ms()
+                self._undo(lambda conn: ops.forget_work_fetch(conn, later, token))
+                raise
+
+        return await self._poll(self._worker_wakeup, attempt, poll_timeout)
+
+    async def ack_work_item(self, lock_token: str, completion: OrchestratorMessage | None) -> None:
+        now = self._clock.now_ms()
+        await self._run(
+            "ack_work_item", lambda conn: ops.ack_work_item(conn, now, lock_token, completion)
+        )
+        if completion is not None:
+            self._orchestrator_wakeup.notify()
+
+    async def abandon_work_item(
+        self, lock_token: str, delay: float | None = None, ignore_attempt: bool = False
+    ) -> None:
+        now, delay_ms = self._clock.now_ms(), 0 if delay is None else ops.ms(delay)
+        await self._run(
+            "abandon_work_item",
+            lambda conn: ops.abandon_work_item(conn, now, lock_token, delay_ms, ignore_attempt),
+        )
+        self._worker_wakeup.notify()
+
+    async def renew_work_item_lock(self, lock_token: str, extend_for: float) -> None:
+        now, extend_ms = self._clock.now_ms(), ops.ms(extend_for)
+        await self._run(
+            "renew_work_item_lock",
+            lambda conn: ops.renew_work_item_lock(conn, now, lock_token, extend_ms),
+        )
+
+    # -- history -------------------------------------------------------------------------
+
+    async def read(self, instance: str) -> list[Event]:
+        return await self._run("read", lambda conn: ops.read(conn, instance))
+
+    async def read_execution(self, instance: str, execution_id: int) -> list[Event]:
+        return await self._run(
+            "read_execution", lambda conn: ops.read_execution(conn, instance, execution_id)
+        )
+
+    async def list_executions(self, instance: str) -> list[int]:
+        return await self._run("list_executions", lambda conn: ops.list_executions(conn, instance))
+
+    async def append_history(
+        self, instance: str, execution_id: int, events: Sequence[Event]
+    ) -> None:
+        await self._run(
+            "append_history",
+            lambda conn: ops.append_history(conn, instance, execution_id, events),
+        )
+
+    async def corrupt_history(self, instance: str, execution_id: int) -> None:
+        """Overwrite that execution's stored history with text the codec cannot decode."""
+        await self._run(
+            "corrupt_history", lambda conn: ops.corrupt_history(conn, instance, execution_id)
+        )
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def close(self) -> None:
+        """Close the connection; later calls raise ``ProviderError``. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        self._orchestrator_wakeup.notify_all()
+        self._worker_wakeup.notify_all()
+        await asyncio.gather(*self._undoing, return_exceptions=True)
+        try:
+            await self._conn.close()
+        except Exception as exc:
+            raise ProviderError("close", f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            if self._directory_to_remove is not None:
+                await asyncio.to_thread(shutil.rmtree, self._directory_to_remove, True)
+
+    async def __aenter__(self) -> SqliteProvider:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- long polling --------------------------------------------------------------------
+
+    async def _poll(
+        self,
+        wakeup: Wakeup,
+        attempt: Callable[[], Awaitable[tuple[_T | None, ops.NextWake]]],
+        poll_timeout: float,
+    ) -> _T | None:
+        if poll_timeout <= 0:
+            return (await attempt())[0]
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + poll_timeout
+        ticket = wakeup.ticket()
+        try:
+            while True:
+                found, next_wake = await attempt()
+                remaining = deadline - loop.time()
+                if found is not None or remaining <= 0:
+                    return found
+                await ticket.wait(min(remaining, self._seconds_until(next_wake)))
+                # Whatever woke this ticket, the next attempt acts on it.
+                ticket, done = wakeup.ticket(), ticket
+                wakeup.leave(done, used=True)
+        finally:
+            wakeup.leave(ticket, used=False)
+
+    def _seconds_until(self, at_ms: int | None) -> float:
+        if at_ms is None:
+            return math.inf
+        seconds = max(at_ms - self._clock.now_ms(), 1) / 1000
+        if isinstance(self._clock, SystemClock):
+            return seconds
+        return min(seconds, _INJECTED_CLOCK_RECHECK)
+
+
+class InMemorySqliteFactory:
+    """``ProviderFactory``: each provider gets its own fresh in-memory database."""
+
+    async def create_provider(self) -> Provider:
+        return await SqliteProvider.open_memory()
+
+    async def dispose_provider(self, provider: Provider) -> None:
+        await provider.close()
+
+
+class FileSqliteFactory:
+    """``ProviderFactory``: each provider gets a new WAL file in its own temporary directory.
+
+    ``directory`` is where those temporary directories go (the system default if ``None``).
+    Closing such a provider (``dispose_provider`` or ``close``) removes its directory.
+    """
+
+    def __init__(self, directory: str | None = None) -> None:
+        self._directory = directory
+
+    async def create_provider(self) -> Provider:
+        path = await asyncio.to_thread(
+            tempfile.mkdtemp, prefix="provkit-sqlite-", dir=self._directory
+        )
+        try:
+            provider = await SqliteProvider.open_file(os.path.join(path, "provider.db"))
+        except BaseException:
+            await asyncio.to_thread(shutil.rmtree, path, ignore_errors=True)
+            raise
+        # The provider itself removes the directory, so wrappers that only close() it (or
+        # dispose of a wrapper rather than this object) leave nothing behind.
+        provider._directory_to_remove = path
+        return provider
+
+    async def dispose_provider(self, provider: Provider) -> None:
+        await provider.close()

@@ -1,0 +1,683 @@
+"""Provider-specific tests of the SQLite reference provider (the contract is the suite's job).
+
+Files and WAL, claim races under concurrency, exotic ids and payloads, corrupt history,
+the injected clock, long polling and error typing. ``python tests/test_sqlite_provider.py``
+prints a throughput check (not a timed test).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import os
+import random
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+
+from provkit.contract import (
+    ActivityId,
+    Capability,
+    CorruptDataError,
+    ExecutionMetadata,
+    LockLostError,
+    ManualClock,
+    OrchestrationItem,
+    Provider,
+    ProviderError,
+    Status,
+    TransientError,
+    WorkLease,
+)
+from provkit.contract import events as ev
+from provkit.contract import messages as msg
+from provkit.reference_providers import FileSqliteFactory, InMemorySqliteFactory, SqliteProvider
+from provkit.reference_providers._sqlite_conn import provider_error
+
+pytestmark = pytest.mark.asyncio
+
+LOCK = 30.0
+START_MS = 1_700_000_000_000
+
+
+def start(instance: str, input: str = "in", orchestration: str = "Orch") -> msg.StartOrchestration:
+    return msg.StartOrchestration(instance=instance, orchestration=orchestration, input=input)
+
+
+def signal(instance: str, data: str) -> msg.ExternalRaised:
+    return msg.ExternalRaised(instance=instance, name="signal", data=data)
+
+
+def work(instance: str, activity_id: int, input: str = "work") -> msg.ActivityExecute:
+    return msg.ActivityExecute(
+        instance=instance, execution_id=1, id=activity_id, name="Act", input=input
+    )
+
+
+def started(input: str = "in") -> ev.OrchestrationStarted:
+    return ev.OrchestrationStarted(event_id=1, name="Orch", version="1", input=input)
+
+
+async def ack_turn(
+    provider: Provider,
+    item: OrchestrationItem,
+    delta: list[ev.Event] | None = None,
+    metadata: ExecutionMetadata | None = None,
+    orchestrator_items: list[msg.OrchestratorMessage] | None = None,
+) -> None:
+    await provider.ack_orchestration_item(
+        item.lock_token,
+        item.execution_id,
+        delta or [],
+        [],
+        orchestrator_items or [],
+        metadata or ExecutionMetadata(),
+    )
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START_MS)
+
+
+@pytest_asyncio.fixture(params=["memory", "file"])
+async def provider(
+    request: pytest.FixtureRequest, clock: ManualClock, tmp_path: Path
+) -> AsyncIterator[SqliteProvider]:
+    if request.param == "memory":
+        opened = await SqliteProvider.open_memory(clock)
+    else:
+        opened = await SqliteProvider.open_file(tmp_path / "provider.db", clock)
+    async with opened:
+        yield opened
+
+
+# -- files -------------------------------------------------------------------------------
+
+
+async def test_file_database_uses_wal_and_keeps_committed_data_across_reopen(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    """A file database is in WAL mode; reopening it shows the history, queue and lock state."""
+    path = tmp_path / "db.sqlite"
+    first = await SqliteProvider.open_file(path, clock)
+    await first.enqueue_for_orchestrator(start("inst"))
+    item = await first.fetch_orchestration_item(LOCK)
+    assert item is not None
+    await ack_turn(first, item, [started()], ExecutionMetadata(orchestration_name="Orch"))
+    await first.enqueue_for_orchestrator(signal("inst", "after restart"))
+    await first.enqueue_for_worker(work("inst", 2))
+    await first.close()
+
+    with sqlite3.connect(path) as raw:
+        assert raw.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+    second = await SqliteProvider.open_file(path, clock)
+    async with second:
+        assert await second.read("inst") == [started()]
+        again = await second.fetch_orchestration_item(LOCK)
+        assert again is not None
+        assert (again.orchestration_name, again.history) == ("Orch", [started()])
+        assert again.messages == [signal("inst", "after restart")]
+        lease = await second.fetch_work_item(LOCK)
+        assert lease is not None
+        assert lease.item == work("inst", 2)
+
+
+async def test_second_provider_on_a_crashed_providers_file_takes_over_after_expiry(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    """A provider left open (a crashed process) keeps its lock until expiry, then a new one wins."""
+    path = tmp_path / "db.sqlite"
+    crashed = await SqliteProvider.open_file(path, clock)
+    try:
+        await crashed.enqueue_for_orchestrator(start("inst"))
+        assert await crashed.fetch_orchestration_item(10.0) is not None
+        async with await SqliteProvider.open_file(path, clock) as restarted:
+            assert await restarted.fetch_orchestration_item(LOCK) is None
+            clock.advance(10.0)
+            taken = await restarted.fetch_orchestration_item(LOCK)
+            assert taken is not None
+            assert (taken.instance, taken.attempt_count) == ("inst", 2)
+    finally:
+        await crashed.close()
+
+
+async def test_factories_make_isolated_providers_and_dispose_removes_their_files(
+    tmp_path: Path,
+) -> None:
+    """Providers of one factory share nothing; dispose or close deletes a file provider's files."""
+    names = []
+    for factory in (InMemorySqliteFactory(), FileSqliteFactory(str(tmp_path))):
+        a, b = await factory.create_provider(), await factory.create_provider()
+        await a.enqueue_for_orchestrator(start("only-in-a"))
+        assert await b.fetch_orchestration_item(LOCK) is None
+        assert a.capabilities >= {
+            Capability.CLOCK,
+            Capability.FAULT_INJECTION,
+            Capability.LONG_POLL,
+        }
+        names.append(a.name)
+        await factory.dispose_provider(a)
+        await b.close()
+    assert await asyncio.to_thread(os.listdir, tmp_path) == []
+    assert names == ["sqlite-memory", "sqlite-file"]
+
+
+# -- claims under concurrency ------------------------------------------------------------
+
+
+async def test_ten_concurrent_fetchers_of_one_instance_give_exactly_one_winner(
+    provider: SqliteProvider,
+) -> None:
+    """Of 10 concurrent orchestrator fetches for one instance, one gets it and nine get None."""
+    for n in range(3):
+        await provider.enqueue_for_orchestrator(signal("only", str(n)))
+    results = await asyncio.gather(*(provider.fetch_orchestration_item(LOCK) for _ in range(10)))
+    winners = [r for r in results if r is not None]
+    assert len(winners) == 1
+    assert [m.data for m in winners[0].messages if isinstance(m, msg.ExternalRaised)] == [
+        "0",
+        "1",
+        "2",
+    ]
+
+
+async def test_ten_concurrent_fetchers_of_one_work_item_give_exactly_one_winner(
+    provider: SqliteProvider,
+) -> None:
+    """Of 10 concurrent worker fetches for one item, one leases it and nine get None."""
+    await provider.enqueue_for_worker(work("inst", 1))
+    results = await asyncio.gather(*(provider.fetch_work_item(LOCK) for _ in range(10)))
+    assert [r.item for r in results if r is not None] == [work("inst", 1)]
+
+
+async def test_concurrent_fetchers_each_win_a_different_instance(
+    provider: SqliteProvider,
+) -> None:
+    """10 concurrent fetches over 10 ready instances all succeed, each with its own instance."""
+    for n in range(10):
+        await provider.enqueue_for_orchestrator(start(f"inst-{n}"))
+    results = await asyncio.gather(*(provider.fetch_orchestration_item(LOCK) for _ in range(10)))
+    assert sorted(r.instance for r in results if r is not None) == sorted(
+        f"inst-{n}" for n in range(10)
+    )
+
+
+async def test_many_concurrent_workers_never_share_an_instance_and_lose_no_message(
+    provider: SqliteProvider,
+) -> None:
+    """Workers fetch, abandon, ack and enqueue at once: no instance held twice, all acked once."""
+    rng = random.Random(7)
+    instances = [f"inst-{n}" for n in range(12)]
+    expected: set[str] = set()
+    for n in range(60):
+        data = f"seed-{n}"
+        expected.add(data)
+        await provider.enqueue_for_orchestrator(signal(rng.choice(instances), data))
+    held: set[str] = set()
+    acked: list[str] = []
+    follow_ups = 0
+
+    async def worker() -> None:
+        nonlocal follow_ups
+        idle = 0
+        while idle < 3:
+            item = await provider.fetch_orchestration_item(LOCK)
+            if item is None:
+                idle += 1
+                await asyncio.sleep(0)
+                continue
+            idle = 0
+            assert item.instance not in held, f"{item.instance} held twice"
+            held.add(item.instance)
+            await asyncio.sleep(0)
+            if rng.random() < 0.2:
+                held.discard(item.instance)
+                await provider.abandon_orchestration_item(item.lock_token)
+                continue
+            extra: list[msg.OrchestratorMessage] = []
+            if follow_ups < 40:
+                follow_ups += 1
+                data = f"follow-{follow_ups}"
+                expected.add(data)
+                extra.append(signal(rng.choice(instances), data))
+            held.discard(item.instance)
+            await ack_turn(provider, item, orchestrator_items=extra)
+            acked.extend(m.data for m in item.messages if isinstance(m, msg.ExternalRaised))
+
+    await asyncio.gather(*(worker() for _ in range(8)))
+    assert await provider.fetch_orchestration_item(LOCK) is None
+    assert sorted(acked) == sorted(expected)
+
+
+async def test_a_fetch_cancelled_in_flight_releases_what_it_locked(
+    provider: SqliteProvider,
+) -> None:
+    """Fetches cancelled after their calls reached SQLite leave both items fetchable, attempt 1."""
+    await provider.enqueue_for_orchestrator(start("inst"))
+    await provider.enqueue_for_worker(work("inst", 1))
+    fetches = [
+        asyncio.create_task(provider.fetch_orchestration_item(LOCK)),
+        asyncio.create_task(provider.fetch_work_item(LOCK)),
+    ]
+    await asyncio.sleep(0)  # one loop turn: both calls are now queued on the connection thread
+    for task in fetches:
+        task.cancel()
+    for task in fetches:
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    item = await provider.fetch_orchestration_item(LOCK)
+    lease = await provider.fetch_work_item(LOCK)
+    assert item is not None
+    assert lease is not None
+    assert (item.instance, item.attempt_count, lease.attempt_count) == ("inst", 1, 1)
+
+
+# -- payloads and ids --------------------------------------------------------------------
+
+EXOTIC_IDS = [
+    "quote ' \" ; DROP TABLE history; --",
+    "emoji 🎉👩‍👩‍👧",
+    "nul \x00 byte",
+    "lone \ud800 surrogate \udfff",
+    "rtl \u202e עברית newline\nid",
+    "%_\\ like metacharacters",
+    "long-" + "é" * 600,
+]
+BIG_PAYLOAD = ("payload 🎉 \x00 \ud83d '\";--\n" * 40_000)[: 1024 * 1024 + 7]
+
+
+@pytest.mark.parametrize("instance", EXOTIC_IDS)
+async def test_exotic_instance_ids_and_names_round_trip(
+    provider: SqliteProvider, instance: str
+) -> None:
+    """Instance ids, names, versions and payloads with any characters come back unchanged."""
+    await provider.enqueue_for_orchestrator(start(instance, input=instance))
+    item = await provider.fetch_orchestration_item(LOCK)
+    assert item is not None
+    assert (item.instance, item.messages) == (instance, [start(instance, input=instance)])
+    metadata = ExecutionMetadata(
+        orchestration_name=instance, orchestration_version=instance, status=Status.RUNNING
+    )
+    await ack_turn(provider, item, [started(instance)], metadata, [signal(instance, instance)])
+    again = await provider.fetch_orchestration_item(LOCK)
+    assert again is not None
+    assert (again.instance, again.orchestration_name, again.version) == (
+        instance,
+        instance,
+        instance,
+    )
+    assert again.history == [started(instance)]
+    assert await provider.read(instance) == [started(instance)]
+    assert await provider.list_executions(instance) == [1]
+
+
+async def test_empty_and_huge_payloads_round_trip_byte_exact(provider: SqliteProvider) -> None:
+    """Empty and 1 MiB+ payloads with NUL, surrogates and quotes survive both queues and history."""
+    for payload in ("", BIG_PAYLOAD):
+        await provider.enqueue_for_worker(work("inst", 1, input=payload))
+        lease = await provider.fetch_work_item(LOCK)
+        assert lease is not None
+        assert lease.item.input == payload
+        done = msg.ActivityCompletedMessage(instance="inst", execution_id=1, id=1, result=payload)
+        await provider.ack_work_item(lease.lock_token, done)
+        item = await provider.fetch_orchestration_item(LOCK)
+        assert item is not None
+        assert item.messages == [done]
+        output = ev.ActivityCompleted(event_id=2 + len(payload), source_event_id=1, result=payload)
+        await ack_turn(provider, item, [output], ExecutionMetadata(output=payload))
+        assert (await provider.read("inst"))[-1] == output
+
+
+async def test_cancelled_activities_match_exotic_instance_ids(provider: SqliteProvider) -> None:
+    """``cancelled_activities`` deletes the worker item of an id with NUL and surrogates only."""
+    owner, other = EXOTIC_IDS[2], EXOTIC_IDS[3]
+    await provider.enqueue_for_worker(work(owner, 5))
+    await provider.enqueue_for_worker(work(other, 5))
+    await provider.enqueue_for_orchestrator(start(owner))
+    item = await provider.fetch_orchestration_item(LOCK)
+    assert item is not None
+    await provider.ack_orchestration_item(
+        item.lock_token, 1, [], [], [], ExecutionMetadata(), [ActivityId(owner, 1, 5)]
+    )
+    lease = await provider.fetch_work_item(LOCK)
+    assert lease is not None
+    assert lease.item == work(other, 5)
+    assert await provider.fetch_work_item(LOCK) is None
+
+
+# -- corrupt data ------------------------------------------------------------------------
+
+
+async def test_corrupt_history_is_reported_on_fetch_and_does_not_block_other_instances(
+    provider: SqliteProvider,
+) -> None:
+    """A corrupt instance is fetched with ``history_error``; the next fetch serves another one."""
+    await provider.append_history("bad", 1, [started()])
+    await provider.corrupt_history("bad", 1)
+    await provider.enqueue_for_orchestrator(signal("bad", "x"))
+    await provider.enqueue_for_orchestrator(signal("good", "y"))
+
+    broken = await provider.fetch_orchestration_item(LOCK)
+    assert broken is not None
+    assert (broken.instance, broken.history, broken.messages) == ("bad", [], [signal("bad", "x")])
+    assert broken.history_error is not None
+    assert "bad" in broken.history_error
+    healthy = await provider.fetch_orchestration_item(LOCK)
+    assert healthy is not None
+    assert (healthy.instance, healthy.history_error) == ("good", None)
+    with pytest.raises(CorruptDataError) as raised:
+        await provider.read("bad")
+    assert (raised.value.operation, raised.value.retryable) == ("read", False)
+
+
+async def test_corrupting_an_execution_without_events_still_makes_it_unreadable(
+    provider: SqliteProvider,
+) -> None:
+    """``corrupt_history`` on an empty execution stores an undecodable row all the same."""
+    await provider.corrupt_history("fresh", 1)
+    with pytest.raises(CorruptDataError):
+        await provider.read_execution("fresh", 1)
+    assert await provider.list_executions("fresh") == [1]
+
+
+# -- the injected clock ------------------------------------------------------------------
+
+
+async def test_injected_clock_moves_lock_and_lease_expiry(
+    provider: SqliteProvider, clock: ManualClock
+) -> None:
+    """Locks expire exactly when the injected clock passes now + lock_timeout, not before."""
+    await provider.enqueue_for_orchestrator(start("inst"))
+    await provider.enqueue_for_worker(work("inst", 1))
+    item = await provider.fetch_orchestration_item(10.0)
+    lease = await provider.fetch_work_item(10.0)
+    assert item is not None
+    assert lease is not None
+
+    clock.advance(9.999)
+    assert await provider.fetch_orchestration_item(LOCK) is None
+    assert await provider.fetch_work_item(LOCK) is None
+    clock.advance(0.001)
+    with pytest.raises(LockLostError):
+        await provider.ack_work_item(lease.lock_token, None)
+    retaken = await provider.fetch_orchestration_item(LOCK)
+    released = await provider.fetch_work_item(LOCK)
+    assert retaken is not None
+    assert released is not None
+    assert (retaken.attempt_count, released.attempt_count) == (2, 2)
+
+
+async def test_abandoning_an_expired_lock_nobody_retook_succeeds(
+    provider: SqliteProvider, clock: ManualClock
+) -> None:
+    """Abandon after expiry works until another fetch re-takes the lock, then raises LockLost."""
+    for name in ("a", "b"):
+        await provider.enqueue_for_orchestrator(start(name))
+    first = await provider.fetch_orchestration_item(1.0)
+    second = await provider.fetch_orchestration_item(1.0)
+    assert first is not None
+    assert second is not None
+    clock.advance(2.0)
+    await provider.abandon_orchestration_item(first.lock_token)
+    assert await provider.fetch_orchestration_item(LOCK) is not None
+    assert await provider.fetch_orchestration_item(LOCK) is not None
+    with pytest.raises(LockLostError):
+        await provider.abandon_orchestration_item(second.lock_token)
+
+
+async def test_delayed_messages_follow_the_injected_clock(
+    provider: SqliteProvider, clock: ManualClock
+) -> None:
+    """A delayed enqueue and a timer become visible exactly at their time on the injected clock."""
+    await provider.enqueue_for_orchestrator(signal("delayed", "d"), delay=5.0)
+    timer = msg.TimerFiredMessage(
+        instance="timer", execution_id=1, id=2, fire_at_ms=START_MS + 3000
+    )
+    await provider.enqueue_for_orchestrator(timer)
+    clock.advance(2.999)
+    assert await provider.fetch_orchestration_item(LOCK) is None
+    clock.advance(0.001)
+    fired = await provider.fetch_orchestration_item(LOCK)
+    assert fired is not None
+    assert fired.messages == [timer]
+    clock.advance(1.999)
+    assert await provider.fetch_orchestration_item(LOCK) is None
+    clock.advance(0.001)
+    delayed = await provider.fetch_orchestration_item(LOCK)
+    assert delayed is not None
+    assert delayed.instance == "delayed"
+
+
+# -- long polling ------------------------------------------------------------------------
+
+
+@pytest_asyncio.fixture
+async def wall_clock_provider() -> AsyncIterator[SqliteProvider]:
+    async with await SqliteProvider.open_memory() as opened:
+        yield opened
+
+
+async def _parked(provider: SqliteProvider, task: asyncio.Task[object]) -> None:
+    """Return once ``task``'s first fetch attempt has finished (it is then waiting)."""
+    # The connection thread runs calls in order, so when this read returns, the task's
+    # attempt has completed and its continuation ran first.
+    await provider.read("")
+    assert not task.done()
+
+
+async def test_long_poll_orchestrator_fetch_wakes_on_enqueue(
+    wall_clock_provider: SqliteProvider,
+) -> None:
+    """A waiting fetch returns the new message as soon as it is enqueued, not at poll_timeout."""
+    provider = wall_clock_provider
+    began = time.monotonic()
+    task: asyncio.Task[object] = asyncio.create_task(provider.fetch_orchestration_item(LOCK, 10.0))
+    await _parked(provider, task)
+    await provider.enqueue_for_orchestrator(start("inst"))
+    item = await task
+    assert isinstance(item, OrchestrationItem)
+    assert item.instance == "inst"
+    assert time.monotonic() - began < 2.0
+
+
+async def test_long_poll_worker_fetch_wakes_on_enqueue(
+    wall_clock_provider: SqliteProvider,
+) -> None:
+    """A waiting worker fetch returns the new item as soon as it is enqueued."""
+    provider = wall_clock_provider
+    began = time.monotonic()
+    task: asyncio.Task[object] = asyncio.create_task(provider.fetch_work_item(LOCK, 10.0))
+    await _parked(provider, task)
+    await provider.enqueue_for_worker(work("inst", 1))
+    lease = await task
+    assert isinstance(lease, WorkLease)
+    assert lease.item == work("inst", 1)
+    assert time.monotonic() - began < 2.0
+
+
+async def test_long_poll_wakes_one_waiter_per_enqueue_and_the_rest_time_out(
+    wall_clock_provider: SqliteProvider,
+) -> None:
+    """Three waiters, two enqueued items: two fetches get one item each, the third gets None."""
+    provider = wall_clock_provider
+    tasks: list[asyncio.Task[object]] = [
+        asyncio.create_task(provider.fetch_work_item(LOCK, 0.3)) for _ in range(3)
+    ]
+    await provider.read("")
+    await provider.enqueue_for_worker(work("inst", 1))
+    await provider.enqueue_for_worker(work("inst", 2))
+    results = await asyncio.gather(*tasks)
+    items = sorted(r.item.id for r in results if isinstance(r, WorkLease))
+    assert (items, results.count(None)) == ([1, 2], 1)
+
+
+async def test_long_poll_wakes_when_a_delayed_message_becomes_visible(
+    wall_clock_provider: SqliteProvider,
+) -> None:
+    """A waiting fetch returns a delayed message shortly after its delay, without any enqueue."""
+    provider = wall_clock_provider
+    await provider.enqueue_for_orchestrator(start("later"), delay=0.15)
+    began = time.monotonic()
+    item = await provider.fetch_orchestration_item(LOCK, 5.0)
+    waited = time.monotonic() - began
+    assert item is not None
+    assert item.instance == "later"
+    assert 0.1 <= waited < 1.0
+
+
+async def test_long_poll_returns_none_close_to_poll_timeout(
+    wall_clock_provider: SqliteProvider,
+) -> None:
+    """With no work, a long poll returns None after poll_timeout (a few ms late at most)."""
+    provider = wall_clock_provider
+    began = time.monotonic()
+    assert await provider.fetch_orchestration_item(LOCK, 0.2) is None
+    assert 0.2 <= time.monotonic() - began < 0.3
+    began = time.monotonic()
+    assert await provider.fetch_work_item(LOCK, 0.0) is None
+    assert time.monotonic() - began < 0.1
+
+
+async def test_closing_the_provider_ends_a_long_poll_with_provider_error(
+    wall_clock_provider: SqliteProvider,
+) -> None:
+    """A fetch waiting for work fails with ProviderError as soon as its provider closes."""
+    provider = wall_clock_provider
+    task: asyncio.Task[object] = asyncio.create_task(provider.fetch_orchestration_item(LOCK, 10.0))
+    await _parked(provider, task)
+    await provider.close()
+    with pytest.raises(ProviderError) as raised:
+        await task
+    assert raised.value.operation == "fetch_orchestration_item"
+
+
+# -- error typing ------------------------------------------------------------------------
+
+
+async def test_every_operation_of_a_closed_provider_raises_provider_error() -> None:
+    """After close, every operation raises ProviderError naming it (no sqlite3/aiosqlite error)."""
+    provider = await SqliteProvider.open_memory()
+    await provider.close()
+    calls = {
+        "enqueue_for_orchestrator": provider.enqueue_for_orchestrator(start("x")),
+        "fetch_orchestration_item": provider.fetch_orchestration_item(LOCK),
+        "ack_orchestration_item": provider.ack_orchestration_item(
+            "t", 1, [], [], [], ExecutionMetadata()
+        ),
+        "abandon_orchestration_item": provider.abandon_orchestration_item("t"),
+        "renew_orchestration_item_lock": provider.renew_orchestration_item_lock("t", 1.0),
+        "enqueue_for_worker": provider.enqueue_for_worker(work("x", 1)),
+        "fetch_work_item": provider.fetch_work_item(LOCK),
+        "ack_work_item": provider.ack_work_item("t", None),
+        "abandon_work_item": provider.abandon_work_item("t"),
+        "renew_work_item_lock": provider.renew_work_item_lock("t", 1.0),
+        "read": provider.read("x"),
+        "read_execution": provider.read_execution("x", 1),
+        "list_executions": provider.list_executions("x"),
+        "append_history": provider.append_history("x", 1, [started()]),
+        "corrupt_history": provider.corrupt_history("x", 1),
+    }
+    for name, pending in calls.items():
+        with pytest.raises(ProviderError) as raised:
+            await pending
+        assert (type(raised.value), raised.value.operation) == (ProviderError, name)
+    await provider.close()
+
+
+async def test_opening_a_file_that_is_not_a_database_raises_corrupt_data(
+    tmp_path: Path,
+) -> None:
+    """A non-SQLite file is reported as CorruptDataError from open, not as sqlite3.DatabaseError."""
+    path = tmp_path / "not-a-db.sqlite"
+    path.write_bytes(b"this is not an sqlite database, just text " * 100)
+    with pytest.raises(CorruptDataError) as raised:
+        await SqliteProvider.open_file(path)
+    assert raised.value.operation == "open"
+
+
+async def test_invalid_input_raises_provider_error_and_changes_nothing(
+    provider: SqliteProvider,
+) -> None:
+    """An event id SQLite cannot store fails the ack with ProviderError; the lock stays usable."""
+    await provider.enqueue_for_orchestrator(start("inst"))
+    item = await provider.fetch_orchestration_item(LOCK)
+    assert item is not None
+    huge = ev.ExternalEvent(event_id=2**70, name="n", data="d")
+    with pytest.raises(ProviderError) as raised:
+        await ack_turn(provider, item, [started(), huge])
+    assert (raised.value.operation, raised.value.retryable) == ("ack_orchestration_item", False)
+    await ack_turn(provider, item, [started()])
+    assert await provider.read("inst") == [started()]
+
+
+async def test_busy_and_locked_sqlite_errors_map_to_transient_errors() -> None:
+    """SQLITE_BUSY and SQLITE_LOCKED (extended codes too) become retryable TransientErrors."""
+    mapped = []
+    for code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_BUSY | (2 << 8)):
+        exc = sqlite3.OperationalError("database is locked")
+        exc.sqlite_errorcode = code
+        error = provider_error("fetch_work_item", exc)
+        mapped.append((type(error), error.retryable, error.operation))
+    assert mapped == [(TransientError, True, "fetch_work_item")] * 3
+
+
+# -- throughput (run by hand) ------------------------------------------------------------
+
+
+async def _throughput(provider: SqliteProvider, n: int, tasks: int) -> dict[str, float]:
+    """Operations per second of ``n`` rounds each, spread over ``tasks`` concurrent tasks."""
+
+    async def timed(round_: Callable[[int], Awaitable[None]]) -> float:
+        async def loop(first: int) -> None:
+            for i in range(first, n, tasks):
+                await round_(i)
+
+        began = time.perf_counter()
+        await asyncio.gather(*(loop(t) for t in range(tasks)))
+        return n / (time.perf_counter() - began)
+
+    async def enqueue(i: int) -> None:
+        await provider.enqueue_for_orchestrator(start(f"inst-{i}"))
+
+    async def orchestration_turn(_: int) -> None:
+        item = await provider.fetch_orchestration_item(LOCK)
+        assert item is not None
+        await provider.ack_orchestration_item(
+            item.lock_token, 1, [started()], [work(item.instance, 2)], [], ExecutionMetadata()
+        )
+
+    async def work_turn(_: int) -> None:
+        lease = await provider.fetch_work_item(LOCK)
+        assert lease is not None
+        await provider.ack_work_item(lease.lock_token, None)
+
+    return {
+        "enqueue": await timed(enqueue),
+        "orchestration fetch+ack": await timed(orchestration_turn),
+        "work fetch+ack": await timed(work_turn),
+    }
+
+
+async def _main(n: int) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        for mode, tasks in itertools.product(("memory", "file"), (1, 8)):
+            if mode == "memory":
+                provider = await SqliteProvider.open_memory()
+            else:
+                provider = await SqliteProvider.open_file(Path(directory) / f"bench-{tasks}.db")
+            async with provider:
+                rates = await _throughput(provider, n, tasks)
+            shown = "  ".join(f"{name}: {rate:,.0f}/s" for name, rate in rates.items())
+            print(f"{mode:6} tasks={tasks}  {shown}")
+
+
+if __name__ == "__main__":
+    asyncio.run(_main(int(sys.argv[1]) if len(sys.argv) > 1 else 5000))
