@@ -1,0 +1,44 @@
+"""The stress runner: drive providers through the real runtime and measure them.
+
+``run_stress_test(factory, config)`` runs one configuration; presets and TOML files describe
+plans; ``stress-run`` (``provkit.stress.cli``) is the command line.
+"""
+
+from provkit.stress._config import (
+    DEFAULT_PROVIDERS,
+    PRESETS,
+    ConfigError,
+    PayloadShape,
+    StressConfig,
+    StressPlan,
+    load_plan,
+    plan_from_mapping,
+)
+from provkit.stress._instrument import InstrumentedProvider
+from provkit.stress._runner import (
+    Progress,
+    ProviderCreationError,
+    run_plan,
+    run_stress_test,
+    run_stress_test_sync,
+)
+from provkit.stress._scenarios import SCENARIOS, Scenario
+
+__all__ = [
+    "DEFAULT_PROVIDERS",
+    "PRESETS",
+    "SCENARIOS",
+    "ConfigError",
+    "InstrumentedProvider",
+    "PayloadShape",
+    "Progress",
+    "ProviderCreationError",
+    "Scenario",
+    "StressConfig",
+    "StressPlan",
+    "load_plan",
+    "plan_from_mapping",
+    "run_plan",
+    "run_stress_test",
+    "run_stress_test_sync",
+]

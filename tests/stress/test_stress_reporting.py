@@ -1,0 +1,171 @@
+"""Result rendering: statistics, markdown tables and the --json document against its schema."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from provkit.reporting import (
+    STRESS_JSON_SCHEMA,
+    Environment,
+    Failures,
+    LatencySummary,
+    OperationStats,
+    StressResult,
+    percentile,
+    results_markdown,
+    stress_document,
+    validate,
+)
+
+DOC = Path(__file__).resolve().parents[2] / "docs" / "stress-results.md"
+
+ENV = Environment(
+    created_at="2025-01-02T03:04:05Z",
+    provkit_version="0.1.0",
+    python_version="3.11.7",
+    python_implementation="CPython",
+    platform="Linux-x86_64",
+    machine="x86_64",
+    processor="x86_64",
+    cpu_count=2,
+    git_commit=None,
+    git_dirty=None,
+)
+
+
+def _result(**overrides: Any) -> StressResult:
+    values: dict[str, Any] = {
+        "provider": "sqlite-file",
+        "scenario": "fanout",
+        "config": "1/1",
+        "settings": {"max_concurrent": 20},
+        "launched": 200,
+        "completed": 196,
+        "failures": Failures(infrastructure=1, configuration=1, application=1, timeouts=1),
+        "elapsed_secs": 10.0,
+        "activities": 980,
+        "latency": LatencySummary.from_seconds([0.1, 0.2, 0.3, 0.4]),
+        "operations": (
+            OperationStats(
+                operation="fetch_work_item",
+                count=10,
+                errors=1,
+                p50_ms=0.5,
+                p99_ms=2.0,
+                total_ms=7.0,
+            ),
+        ),
+        "ceiling_activities_per_sec": 100.0,
+        "errors": ("stress-1: application/activity_failed: boom",),
+    }
+    values.update(overrides)
+    return StressResult(**values)
+
+
+def test_percentile_interpolates_linearly() -> None:
+    """p50 of 1..4 is 2.5, p0/p100 are the extremes, no values give nan."""
+    assert percentile([1.0, 2.0, 3.0, 4.0], 50) == 2.5
+    assert percentile([1.0, 2.0, 3.0, 4.0], 0) == 1.0
+    assert percentile([1.0, 2.0, 3.0, 4.0], 100) == 4.0
+    assert percentile([5.0], 99) == 5.0
+    assert math.isnan(percentile([], 50))
+
+
+def test_latency_summary_is_in_milliseconds() -> None:
+    """Samples in seconds become avg/p50/p95/p99/max in milliseconds."""
+    summary = LatencySummary.from_seconds([0.4, 0.1, 0.3, 0.2])
+    assert (summary.count, summary.avg_ms, summary.p50_ms, summary.max_ms) == (
+        4, pytest.approx(250.0), pytest.approx(250.0), pytest.approx(400.0),
+    )  # fmt: skip
+    assert summary.p95_ms == pytest.approx(385.0)
+
+
+def test_derived_rates_come_from_counts_and_elapsed_time() -> None:
+    """success %, orch/s, activity/s and the ceiling ratio follow their definitions."""
+    result = _result()
+    assert result.failed == 4
+    assert result.success_pct == 98.0
+    assert result.orch_per_sec == pytest.approx(19.6)
+    assert result.activity_per_sec == pytest.approx(98.0)
+    assert result.ceiling_ratio == pytest.approx(0.98)
+    assert _result(ceiling_activities_per_sec=None).ceiling_ratio is None
+
+
+def test_markdown_table_renders_every_column() -> None:
+    """The markdown comparison table has the documented header and the row's values."""
+    lines = results_markdown([_result()]).splitlines()
+    assert lines[0] == (
+        "| Provider    | Scenario   | Config   |   Launched |   Completed |   Failed |   Infra "
+        "|   Cfg |   App |   Start/Timeout |   Success % |   Orch/s |   Activity/s |   Ceiling % "
+        "|   Avg ms |   p50 ms |   p95 ms |   p99 ms |"
+    )
+    cells = [cell.strip() for cell in lines[2].strip("|").split("|")]
+    assert cells == [
+        "sqlite-file", "fanout", "1/1", "200", "196", "4", "1", "1", "1", "1", "98.00",
+        "19.60", "98.00", "98.0", "250.0", "250.0", "385.0", "397.0",
+    ]  # fmt: skip
+
+
+def test_markdown_shows_dashes_for_missing_values() -> None:
+    """No latency samples and no ceiling render as '-' rather than nan."""
+    row = results_markdown(
+        [_result(latency=LatencySummary.from_seconds([]), ceiling_activities_per_sec=None)]
+    ).splitlines()[2]
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells[13:] == ["-", "-", "-", "-", "-"]
+
+
+def test_json_document_matches_the_schema() -> None:
+    """The --json document validates and round-trips through json with nan as null."""
+    empty = _result(provider="sqlite-memory", latency=LatencySummary.from_seconds([]))
+    document = stress_document(
+        [_result(), empty], preset="baseline", config={"name": "baseline"}, environment=ENV
+    )
+    decoded = json.loads(json.dumps(document, allow_nan=False))
+    assert validate(decoded, STRESS_JSON_SCHEMA) == []
+    assert decoded["results"][0]["failures"] == {
+        "infrastructure": 1, "configuration": 1, "application": 1, "start_errors": 0,
+        "timeouts": 1,
+    }  # fmt: skip
+    assert decoded["results"][1]["latency_ms"]["p99"] is None
+    assert decoded["git_commit"] is None
+
+
+def test_schema_validator_reports_each_problem() -> None:
+    """Missing keys, wrong types, unexpected keys and bools-as-ints are all reported."""
+    document = stress_document([_result()], preset="p", config={}, environment=ENV)
+    del document["machine"]
+    document["schema_version"] = True
+    document["results"][0]["launched"] = "200"
+    document["results"][0]["surprise"] = 1
+    assert validate(document, STRESS_JSON_SCHEMA) == [
+        "$: missing required key 'machine'",
+        "$.schema_version: expected integer, got bool",
+        "$.results[0]: unexpected key 'surprise'",
+        "$.results[0].launched: expected integer, got str",
+    ]
+
+
+def _schema_paths(schema: dict[str, Any], prefix: str = "") -> set[str]:
+    paths = set()
+    for key, sub in schema.get("properties", {}).items():
+        path = f"{prefix}{key}"
+        paths.add(path)
+        if sub.get("type") == "array" and "properties" in sub.get("items", {}):
+            paths |= _schema_paths(sub["items"], f"{path}[].")
+        paths |= _schema_paths(sub, f"{path}.")
+    return paths
+
+
+def test_documentation_lists_exactly_the_schema_fields() -> None:
+    """docs/stress-results.md documents every field of the schema and no other."""
+    text = DOC.read_text(encoding="utf-8")
+    section = text.split("## The `--json` document", 1)[1].split("\n## ", 1)[0]
+    documented = re.findall(r"^\| `([^`]+)` \| ", section, re.MULTILINE)
+    assert sorted(documented) == sorted(_schema_paths(STRESS_JSON_SCHEMA))
