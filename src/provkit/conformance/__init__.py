@@ -5,8 +5,8 @@ import pytest
 # Before anything imports them, so a failing assert in a suite helper explains itself.
 pytest.register_assert_rewrite("provkit.conformance.suite", "provkit.conformance._builders")
 
+from provkit._provider_spec import ProviderSpecError, load_factory  # noqa: E402
 from provkit.conformance._settings import SuiteSettings  # noqa: E402
-from provkit.conformance._spec import ProviderSpecError, load_factory  # noqa: E402
 from provkit.conformance._timing import SuiteClock, Timing  # noqa: E402
 
 SUITE_VERSION = "1.0.0"

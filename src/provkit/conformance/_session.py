@@ -15,12 +15,12 @@ from pathlib import Path
 
 import pytest
 
+from provkit._provider_spec import ProviderSpecError, describe, load_factory
 from provkit.conformance import SUITE_VERSION
 from provkit.conformance._guard import close_provider, open_provider
 from provkit.conformance._layout import in_suite
 from provkit.conformance._markers import BENCHMARK, CATEGORIES, category_of
 from provkit.conformance._settings import BASE_OP_TIMEOUT, SETTINGS_KEY, SuiteSettings
-from provkit.conformance._spec import ProviderSpecError, describe, load_factory
 from provkit.conformance._summary import FAILED, PASSED, SKIPPED, Failure, Outcomes, RunInfo, render
 from provkit.contract import CONTRACT_VERSION, Capability, Provider, ProviderFactory
 

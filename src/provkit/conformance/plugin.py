@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from provkit._provider_spec import SHORTCUTS
 from provkit.conformance import _fixtures
 from provkit.conformance._layout import SUITE_DIR, SUITE_PACKAGE, in_suite
 from provkit.conformance._markers import MARKERS
 from provkit.conformance._session import ConformanceRun
-from provkit.conformance._spec import SHORTCUTS
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

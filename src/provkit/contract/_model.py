@@ -121,4 +121,3 @@ class WorkLease:
     item: ActivityExecute
     lock_token: str
     attempt_count: int
-

@@ -143,9 +143,7 @@ class Provider(Protocol):
         """
         ...
 
-    async def ack_work_item(
-        self, lock_token: str, completion: OrchestratorMessage | None
-    ) -> None:
+    async def ack_work_item(self, lock_token: str, completion: OrchestratorMessage | None) -> None:
         """Atomically delete the leased item and enqueue ``completion`` (if any).
 
         A dead or expired lease raises ``LockLostError`` and changes nothing (the item stays

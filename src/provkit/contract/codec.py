@@ -147,7 +147,5 @@ def decode_work_item(text: str | bytes) -> ActivityExecute:
 
 def _expect(value: object, cls: type[_T]) -> _T:
     if not isinstance(value, cls):
-        raise CorruptDataError(
-            "decode", f"expected {cls.__name__}, found {type(value).__name__}"
-        )
+        raise CorruptDataError("decode", f"expected {cls.__name__}, found {type(value).__name__}")
     return value

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from provkit.conformance._spec import ProviderSpecError, describe, load_factory
+from provkit._provider_spec import ProviderSpecError, describe, load_factory
 from provkit.contract import ProviderFactory
 from provkit.reporting import (
     Environment,

@@ -1,4 +1,4 @@
-"""Turn a ``--provider`` spec (``module:attr`` or a shortcut) into a provider factory.
+"""Turn a provider spec (``module:attr`` or a shortcut) into a factory, for plugin and CLI.
 
 Every failure raises ``ProviderSpecError`` with one line naming the cause; nothing here
 creates a provider.
