@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from provkit.conformance._builders import work_item
 from provkit.contract import LockLostError, Provider
 from provkit.reference_providers import SqliteProvider
 from provkit.stress import InstrumentedProvider
@@ -79,14 +80,22 @@ async def test_observers_see_results_and_arguments_of_successful_calls() -> None
 
 
 async def test_wrapped_sqlite_provider_is_still_a_provider() -> None:
-    """Wrapping a real provider keeps it a Provider and times its real operations."""
+    """Wrapping a real provider keeps it a Provider; empty fetches are counted apart."""
     provider = await SqliteProvider.open_memory()
     try:
         wrapped = InstrumentedProvider(provider)
         assert isinstance(wrapped, Provider)
         assert await wrapped.read("nobody") == []
         assert await wrapped.fetch_work_item(1.0, 0.0) is None
+        await wrapped.enqueue_for_worker(work_item("inst", 1))
+        lease = await wrapped.fetch_work_item(1.0, 0.0)
+        assert lease is not None
         counts = {op.operation: op.count for op in wrapped.stats()}
-        assert counts == {"fetch_work_item": 1, "read": 1}
+        assert counts == {
+            "enqueue_for_worker": 1,
+            "fetch_work_item": 1,
+            "fetch_work_item (empty)": 1,
+            "read": 1,
+        }
     finally:
         await provider.close()

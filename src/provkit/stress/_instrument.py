@@ -67,6 +67,13 @@ class InstrumentedProvider:
         self, name: str, method: Callable[..., Coroutine[Any, Any, Any]]
     ) -> Callable[..., Coroutine[Any, Any, Any]]:
         record = self._records.setdefault(name, _OpRecord())
+        # A fetch that found nothing mostly measures how long it long-polled, not the
+        # provider's cost: such calls are reported apart as "<fetch> (empty)".
+        empty = (
+            self._records.setdefault(f"{name} (empty)", _OpRecord())
+            if name.startswith("fetch_")
+            else record
+        )
         observer = self._observers.get(name)
         clock = time.perf_counter
 
@@ -79,7 +86,7 @@ class InstrumentedProvider:
                 record.durations.append(clock() - started)
                 record.errors += 1
                 raise
-            record.durations.append(clock() - started)
+            (record if result is not None else empty).durations.append(clock() - started)
             if observer is not None:
                 observer(result, *args, **kwargs)
             return result
