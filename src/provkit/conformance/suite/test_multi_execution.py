@@ -22,6 +22,7 @@ from provkit.conformance._builders import (
     orchestration_completed,
     run_turn,
     scheduled,
+    start_instance,
     start_item,
     started,
 )
@@ -114,13 +115,7 @@ async def test_continue_as_new_starts_the_next_execution_and_keeps_the_old_one(
     provider: Provider, timing: Timing
 ) -> None:
     """Acking execution_id + 1 creates it; later fetches report it with a clean history."""
-    await run_turn(
-        provider,
-        start_item("inst-1"),
-        timing.long_lock,
-        [started()],
-        metadata=first_turn_metadata(),
-    )
+    await start_instance(provider, "inst-1", timing.long_lock)
     ending = [external_event(2), continued_as_new(3)]
     await run_turn(
         provider,
@@ -238,13 +233,7 @@ async def test_ack_creates_the_named_execution_even_with_an_empty_delta(
     provider: Provider, timing: Timing
 ) -> None:
     """An ack for execution 2 with no events still creates it and makes it current."""
-    await run_turn(
-        provider,
-        start_item("inst-1"),
-        timing.long_lock,
-        [started()],
-        metadata=first_turn_metadata(),
-    )
+    await start_instance(provider, "inst-1", timing.long_lock)
 
     await run_turn(provider, continue_as_new_item("inst-1"), timing.long_lock, execution_id=2)
 
@@ -258,13 +247,7 @@ async def test_ack_creates_the_named_execution_even_with_an_empty_delta(
 # Rejects: a provider that numbers executions itself instead of using the runtime's ids
 async def test_execution_ids_are_stored_as_given(provider: Provider, timing: Timing) -> None:
     """Acking execution 3 right after execution 1 creates execution 3, not 2."""
-    await run_turn(
-        provider,
-        start_item("inst-1"),
-        timing.long_lock,
-        [started()],
-        metadata=first_turn_metadata(),
-    )
+    await start_instance(provider, "inst-1", timing.long_lock)
 
     await run_turn(
         provider,
