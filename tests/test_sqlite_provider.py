@@ -1,8 +1,9 @@
 """Provider-specific tests of the SQLite reference provider (the contract is the suite's job).
 
-Files and WAL, claim races under concurrency, exotic ids and payloads, corrupt history,
-the injected clock, long polling and error typing. ``python tests/test_sqlite_provider.py``
-prints a throughput check (not a timed test).
+Files and WAL, claim races under concurrency, calls batched into one commit, the decoded
+history cache, exotic ids and payloads, corrupt history, the injected clock, long polling and
+error typing. ``python tests/test_sqlite_provider.py`` prints a throughput check (not a
+timed test).
 """
 
 from __future__ import annotations
@@ -34,11 +35,13 @@ from provkit.contract import (
     Status,
     TransientError,
     WorkLease,
+    codec,
 )
 from provkit.contract import events as ev
 from provkit.contract import messages as msg
 from provkit.reference_providers import FileSqliteFactory, InMemorySqliteFactory, SqliteProvider
-from provkit.reference_providers._sqlite_conn import provider_error
+from provkit.reference_providers._sqlite_conn import Calls, open_connection, provider_error
+from provkit.reference_providers._sqlite_ops import EventCache, _transaction
 
 pytestmark = pytest.mark.asyncio
 
@@ -280,6 +283,165 @@ async def test_a_fetch_cancelled_in_flight_releases_what_it_locked(
     assert (item.instance, item.attempt_count, lease.attempt_count) == ("inst", 1, 1)
 
 
+# -- calls sharing a hop ----------------------------------------------------------------
+
+
+@pytest_asyncio.fixture
+async def calls() -> AsyncIterator[tuple[Calls, list[str]]]:
+    """``Calls`` on a fresh in-memory connection with a table ``t``, and the SQL it runs."""
+    conn = await open_connection(":memory:", wal=False)
+    runner = Calls(conn)
+    statements: list[str] = []
+
+    def prepare(raw: sqlite3.Connection) -> None:
+        raw.execute("CREATE TABLE t (n INTEGER PRIMARY KEY)")
+        raw.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
+        raw.execute(
+            "CREATE TABLE child"
+            " (parent INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED)"
+        )
+        raw.execute("PRAGMA foreign_keys = ON")
+        raw.set_trace_callback(statements.append)
+
+    await runner.run("prepare", prepare)
+    try:
+        yield runner, statements
+    finally:
+        await runner.close()
+
+
+def insert(n: int, fail: bool = False) -> Callable[[sqlite3.Connection], int]:
+    """A unit of work inserting ``n`` in its own transaction (failing afterwards if asked)."""
+
+    def work(raw: sqlite3.Connection) -> int:
+        with _transaction(raw):
+            raw.execute("INSERT INTO t (n) VALUES (?)", (n,))
+            if fail:
+                raise LockLostError("insert", f"no lock for {n}")
+        return n
+
+    return work
+
+
+def stored(raw: sqlite3.Connection) -> list[int]:
+    return [row[0] for row in raw.execute("SELECT n FROM t ORDER BY n")]
+
+
+async def test_calls_made_together_commit_once_and_each_fails_alone(
+    calls: tuple[Calls, list[str]],
+) -> None:
+    """Three calls queued at once share one commit; the failing one's writes alone roll back."""
+    runner, statements = calls
+    results = await asyncio.gather(
+        runner.run("one", insert(1)),
+        runner.run("two", insert(2, fail=True)),
+        runner.run("three", insert(3)),
+        return_exceptions=True,
+    )
+    assert results[0::2] == [1, 3]
+    assert isinstance(results[1], LockLostError)
+    assert [s for s in statements if s in ("BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")] == [
+        "BEGIN IMMEDIATE",
+        "COMMIT",
+    ]
+    assert statements.count("SAVEPOINT unit") == 3
+    assert await runner.run("read", stored) == [1, 3]
+
+
+async def test_a_lone_call_runs_in_its_own_transaction(calls: tuple[Calls, list[str]]) -> None:
+    """A call with nothing queued beside it runs exactly as it would alone: no savepoint."""
+    runner, statements = calls
+    assert await runner.run("one", insert(1)) == 1
+    assert statements == ["BEGIN IMMEDIATE", "INSERT INTO t (n) VALUES (1)", "COMMIT"]
+
+
+async def test_a_failed_batch_commit_fails_every_call_and_keeps_nothing(
+    calls: tuple[Calls, list[str]],
+) -> None:
+    """When the shared COMMIT fails (a deferred constraint), every call of the batch fails."""
+    runner, _ = calls
+
+    def orphan(raw: sqlite3.Connection) -> None:
+        raw.execute("INSERT INTO child (parent) VALUES (42)")
+
+    results = await asyncio.gather(
+        runner.run("one", insert(1)), runner.run("orphan", orphan), return_exceptions=True
+    )
+    assert [(type(r), r.operation) for r in results if isinstance(r, ProviderError)] == [
+        (ProviderError, "one"),
+        (ProviderError, "orphan"),
+    ]
+    assert await runner.run("read", stored) == []
+
+
+async def test_a_batch_whose_transaction_is_lost_fails_the_calls_before_and_reruns_the_rest(
+    calls: tuple[Calls, list[str]],
+) -> None:
+    """If SQLite rolls the batch back midway, earlier calls fail retryably; later ones still run."""
+    runner, _ = calls
+
+    def rolled_back_by_sqlite(raw: sqlite3.Connection) -> None:
+        raw.execute("ROLLBACK")  # what SQLite does by itself on an I/O error or a full disk
+
+    results = await asyncio.gather(
+        runner.run("one", insert(1)),
+        runner.run("lost", rolled_back_by_sqlite),
+        runner.run("three", insert(3)),
+        return_exceptions=True,
+    )
+    assert [type(r) for r in results[:2]] == [TransientError, TransientError]
+    assert results[0].retryable is True  # type: ignore[union-attr]
+    assert results[2] == 3
+    assert await runner.run("read", stored) == [3]
+
+
+async def test_calls_on_a_closed_connection_raise_provider_error(
+    calls: tuple[Calls, list[str]],
+) -> None:
+    """After close, a call raises ProviderError naming its operation instead of waiting."""
+    runner, _ = calls
+    await runner.close()
+    with pytest.raises(ProviderError) as raised:
+        await runner.run("late", stored)
+    assert raised.value.operation == "late"
+
+
+# -- decoded history ---------------------------------------------------------------------
+
+
+async def test_history_events_are_decoded_once_and_shared(provider: SqliteProvider) -> None:
+    """Reads and fetches return the acked event objects themselves; big events are re-decoded."""
+    await provider.enqueue_for_orchestrator(start("inst"))
+    item = await provider.fetch_orchestration_item(LOCK)
+    assert item is not None
+    small = started()
+    big = ev.ActivityScheduled(event_id=2, name="Act", input="x" * 4000)
+    await ack_turn(provider, item, [small, big], ExecutionMetadata(orchestration_name="Orch"))
+    await provider.enqueue_for_orchestrator(signal("inst", "again"))
+    again = await provider.fetch_orchestration_item(LOCK)
+    assert again is not None
+    first, second = again.history
+    assert first is small
+    assert second == big
+    assert second is not big
+    assert (await provider.read("inst"))[0] is small
+
+
+async def test_event_cache_forgets_its_oldest_entries_beyond_capacity() -> None:
+    """A cache of two keeps the two newest texts; the oldest decodes to a new, equal event."""
+    cache = EventCache(capacity=2)
+    texts = [codec.encode_event(started(str(n))).encode() for n in range(3)]
+    decoded = [cache.decode([(text,)])[0] for text in texts]
+    newest = cache.decode([(texts[2],), (texts[1],)])
+    oldest = cache.decode([(texts[0],)])[0]
+    assert [newest[0] is decoded[2], newest[1] is decoded[1], oldest is decoded[0]] == [
+        True,
+        True,
+        False,
+    ]
+    assert oldest == decoded[0]
+
+
 # -- payloads and ids --------------------------------------------------------------------
 
 EXOTIC_IDS = [
@@ -500,6 +662,46 @@ async def test_long_poll_worker_fetch_wakes_on_enqueue(
     lease = await task
     assert isinstance(lease, WorkLease)
     assert lease.item == work("inst", 1)
+    assert time.monotonic() - began < 2.0
+
+
+async def test_long_poll_wakes_on_an_activity_completion(
+    wall_clock_provider: SqliteProvider,
+) -> None:
+    """A waiting orchestration fetch returns an activity's completion as soon as it is acked."""
+    provider = wall_clock_provider
+    await provider.enqueue_for_worker(work("inst", 1))
+    lease = await provider.fetch_work_item(LOCK)
+    assert lease is not None
+    began = time.monotonic()
+    task: asyncio.Task[object] = asyncio.create_task(provider.fetch_orchestration_item(LOCK, 10.0))
+    await _parked(provider, task)
+    done = msg.ActivityCompletedMessage(instance="inst", execution_id=1, id=1, result="2")
+    await provider.ack_work_item(lease.lock_token, done)
+    item = await task
+    assert isinstance(item, OrchestrationItem)
+    assert item.messages == [done]
+    assert time.monotonic() - began < 2.0
+
+
+async def test_long_poll_gets_messages_that_arrived_while_the_instance_was_locked(
+    wall_clock_provider: SqliteProvider,
+) -> None:
+    """A message for a locked instance reaches a waiting fetch as soon as the lock's ack ends."""
+    provider = wall_clock_provider
+    await provider.enqueue_for_orchestrator(start("inst"))
+    item = await provider.fetch_orchestration_item(LOCK)
+    assert item is not None
+    began = time.monotonic()
+    task: asyncio.Task[object] = asyncio.create_task(provider.fetch_orchestration_item(LOCK, 10.0))
+    await _parked(provider, task)
+    await provider.enqueue_for_orchestrator(signal("inst", "during the turn"))
+    await provider.read("")  # the woken fetch found the instance locked and waits again
+    assert not task.done()
+    await ack_turn(provider, item, [started()], ExecutionMetadata(orchestration_name="Orch"))
+    again = await task
+    assert isinstance(again, OrchestrationItem)
+    assert again.messages == [signal("inst", "during the turn")]
     assert time.monotonic() - began < 2.0
 
 

@@ -1,14 +1,18 @@
-"""The SQLite provider's connection: opening it, its schema, one-hop calls and error mapping.
+"""The SQLite provider's connection: opening it, its schema, batched calls and error mapping.
 
 Everything here runs SQL on the aiosqlite worker thread; nothing here knows what the tables
-mean. No sqlite3 or aiosqlite exception may leave ``call``: they become ``ProviderError``s.
+mean. No sqlite3 or aiosqlite exception may leave ``call`` or ``Calls.run``: they become
+``ProviderError``s.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sqlite3
+import threading
 from collections.abc import Callable
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 import aiosqlite
 
@@ -154,6 +158,123 @@ async def call(
         raise
     except Exception as exc:
         raise provider_error(operation, exc) from exc
+
+
+_Call = tuple["asyncio.Future[Any]", str, Callable[[sqlite3.Connection], Any]]
+_Outcome = tuple["asyncio.Future[Any]", bool, Any]
+
+
+class Calls:
+    """Runs units of work on an open connection's thread; calls that queue up share a hop.
+
+    Calls made while the thread is busy with earlier ones (or within one event-loop step) run
+    back to back in one hop as one transaction: ``BEGIN IMMEDIATE``, each call (a call's own
+    transaction becomes a savepoint, see ``_sqlite_ops``), one ``COMMIT``. Every result is
+    reported after that commit, all at once; a failed commit fails every call of the batch.
+    A lone call runs exactly as it would alone. A call whose caller is cancelled still runs.
+    """
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self._conn = conn
+        self._lock = threading.Lock()
+        self._pending: list[_Call] = []
+        self._closed = False
+
+    async def run(self, operation: str, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        """``work(connection)`` on the connection's thread; errors become ``ProviderError``s."""
+        if self._closed:
+            raise ProviderError(operation, "the connection is closed")
+        future: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
+        with self._lock:
+            self._pending.append((future, operation, work))
+            first = len(self._pending) == 1
+        if first:
+            # aiosqlite's own queue protocol, as its _execute uses it: (future or None,
+            # function), run in order on the connection thread. No future: _run_batch reports.
+            self._conn._tx.put_nowait((None, self._run_batch))
+        return await future
+
+    async def close(self) -> None:
+        """Let queued calls finish, then close the connection; later calls raise."""
+        self._closed = True
+        await self._conn.close()
+
+    def _run_batch(self) -> None:
+        with self._lock:
+            batch, self._pending = self._pending, []
+        try:
+            outcomes = _run_together(self._conn._conn, batch)
+        except BaseException as exc:  # never leave a caller waiting forever
+            outcomes = [
+                (future, False, _unexpected(operation, exc)) for future, operation, _ in batch
+            ]
+        loops = {future.get_loop() for future, _, _ in outcomes}
+        for loop in loops:
+            mine = [outcome for outcome in outcomes if outcome[0].get_loop() is loop]
+            # A closed event loop raises RuntimeError: nobody is waiting there any more.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_report, mine)
+
+
+def _run_together(raw: sqlite3.Connection, batch: list[_Call]) -> list[_Outcome]:
+    if len(batch) == 1:
+        return [_run_one(raw, batch[0])]
+    try:
+        raw.execute("BEGIN IMMEDIATE")
+    except Exception as exc:
+        return [(future, False, provider_error(operation, exc)) for future, operation, _ in batch]
+    outcomes: list[_Outcome] = []
+    for n, call in enumerate(batch):
+        outcomes.append(_run_one(raw, call))
+        if not raw.in_transaction:
+            # SQLite rolled the whole transaction back (I/O error, disk full, ...): what the
+            # calls before this one did is gone too. The rest start over.
+            lost = [
+                _rolled_back(outcome, operation)
+                for outcome, (_, operation, _) in zip(outcomes, batch, strict=False)
+            ]
+            rest = batch[n + 1 :]
+            return lost + (_run_together(raw, rest) if rest else [])
+    try:
+        raw.execute("COMMIT")
+    except Exception as exc:
+        if raw.in_transaction:
+            raw.execute("ROLLBACK")
+        return [(future, False, provider_error(operation, exc)) for future, operation, _ in batch]
+    return outcomes
+
+
+def _rolled_back(outcome: _Outcome, operation: str) -> _Outcome:
+    future, ok, _ = outcome
+    if not ok:
+        return outcome
+    return future, False, TransientError(operation, "rolled back with the calls run with it")
+
+
+def _run_one(raw: sqlite3.Connection, call: _Call) -> _Outcome:
+    future, operation, work = call
+    try:
+        return future, True, work(raw)
+    except ProviderError as exc:
+        return future, False, exc
+    except Exception as exc:
+        return future, False, provider_error(operation, exc)
+
+
+def _unexpected(operation: str, exc: BaseException) -> ProviderError:
+    if isinstance(exc, Exception):
+        return provider_error(operation, exc)
+    return ProviderError(operation, f"{type(exc).__name__}: {exc}")
+
+
+def _report(outcomes: list[_Outcome]) -> None:
+    for future, ok, value in outcomes:
+        if future.done():  # the caller was cancelled
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
 
 
 def provider_error(operation: str, exc: Exception) -> ProviderError:

@@ -1,9 +1,10 @@
 """The SQLite provider's transactions: one plain function per provider operation.
 
 Each function is a whole unit of work run on the connection thread (``BEGIN IMMEDIATE`` ...
-``COMMIT``, rolled back on any error), so a provider call costs one thread hop. "Now" is a
-parameter computed from the provider's clock: SQL's own time functions are never used. Routing
-uses only the contract's precomputed fields; events and messages are stored as opaque codec text.
+``COMMIT``, rolled back on any error; a savepoint when it runs in a batch of calls committed
+together), so a provider call costs at most one thread hop. "Now" is a parameter computed
+from the provider's clock: SQL's own time functions are never used. Routing uses only the
+contract's precomputed fields; events and messages are stored as opaque codec text.
 """
 
 from __future__ import annotations
@@ -51,6 +52,18 @@ def ms(seconds: float) -> int:
 
 @contextmanager
 def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    if conn.in_transaction:
+        # Run in a batch that commits as a whole (``_sqlite_conn.Calls``): this unit of
+        # work still succeeds or fails alone.
+        conn.execute("SAVEPOINT unit")
+        try:
+            yield
+            conn.execute("RELEASE unit")
+        except BaseException:
+            conn.execute("ROLLBACK TO unit")
+            conn.execute("RELEASE unit")
+            raise
+        return
     # IMMEDIATE takes the write lock up front, so a transaction never upgrades from reader
     # to writer halfway (the classic source of SQLITE_BUSY and lost claims).
     conn.execute("BEGIN IMMEDIATE")
@@ -105,6 +118,7 @@ def _insert_history(
     instance: bytes,
     execution_id: int,
     events: Sequence[Event],
+    cache: EventCache | None = None,
 ) -> None:
     rows = [(instance, execution_id, e.event_id, codec.encode_event(e)) for e in events]
     try:
@@ -116,13 +130,68 @@ def _insert_history(
             f"execution {execution_id} of {from_blob(instance)!r}: an event id in {ids} is "
             "already stored or repeated",
         ) from exc
+    if cache is not None:
+        for event, row in zip(events, rows, strict=True):
+            cache.remember(to_blob(row[3]), event)
 
 
-def _decode_history(rows: list[tuple[bytes]]) -> list[Event]:
-    return [codec.decode_event(row[0]) for row in rows]
+_CACHED_EVENT_BYTES = 2048
+"""Events stored as longer text are decoded each time they are read, keeping the cache small."""
+
+
+class EventCache:
+    """Decoded history events by their stored text; used on the connection's thread only.
+
+    Every fetch of a turn returns the execution's whole history again. Events are immutable
+    and the same text always decodes to the same event, so each is decoded once at most
+    (acks remember the events they store). Beyond ``capacity`` the oldest entries go first.
+    """
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self._events: dict[bytes, Event] = {}
+        self._capacity = capacity
+
+    def decode(self, rows: list[tuple[bytes]]) -> list[Event]:
+        """The events stored as ``rows`` (``CorruptDataError`` for text that is not one)."""
+        events = self._events
+        history = []
+        for (raw,) in rows:
+            event = events.get(raw)
+            if event is None:
+                event = codec.decode_event(raw)
+                self.remember(raw, event)
+            history.append(event)
+        return history
+
+    def remember(self, raw: bytes, event: Event) -> None:
+        """Note that ``raw`` is how ``event`` is stored."""
+        if len(raw) > _CACHED_EVENT_BYTES:
+            return
+        events = self._events
+        if len(events) >= self._capacity:
+            del events[next(iter(events))]
+        events[raw] = event
 
 
 # -- orchestrator queue ------------------------------------------------------------------
+
+
+_LOCKED = "SELECT EXISTS (SELECT 1 FROM instance_locks WHERE instance = ? AND locked_until > ?)"
+_READY = "SELECT EXISTS (SELECT 1 FROM orchestrator_queue WHERE instance = ? AND visible_at <= ?)"
+
+
+def _wakes_orchestrator(conn: sqlite3.Connection, now: int, row: tuple[bytes, int, str]) -> bool:
+    """Whether the message just queued as ``row`` should wake a waiting orchestration fetch.
+
+    A message for a locked instance gives no fetch anything to do: the ack releasing the lock
+    reports it (``ack_orchestration_item`` checks), and an expiring lock is a wake time that
+    empty fetches already report. One visible only later wakes a fetch, which then learns
+    that time.
+    """
+    instance, visible_at, _ = row
+    if visible_at > now:
+        return True
+    return not conn.execute(_LOCKED, (instance, now)).fetchone()[0]
 
 
 def enqueue_for_orchestrator(
@@ -163,7 +232,7 @@ SELECT MIN(at) FROM (
 
 
 def fetch_orchestration_item(
-    conn: sqlite3.Connection, now: int, lock_ms: int, token: str
+    conn: sqlite3.Connection, now: int, lock_ms: int, token: str, cache: EventCache
 ) -> tuple[OrchestrationItem | None, NextWake]:
     operation = "fetch_orchestration_item"
     with _transaction(conn):
@@ -192,7 +261,7 @@ def fetch_orchestration_item(
     history: list[Event] = []
     history_error = None
     try:
-        history = _decode_history(history_rows)
+        history = cache.decode(history_rows)
     except CorruptDataError as exc:
         history_error = f"execution {execution_id} of {instance_id!r}: {exc.message}"
     item = OrchestrationItem(
@@ -237,7 +306,13 @@ def ack_orchestration_item(
     orchestrator_items: Sequence[OrchestratorMessage],
     metadata: ExecutionMetadata,
     cancelled_activities: Sequence[ActivityId],
-) -> None:
+    cache: EventCache,
+) -> int:
+    """Commit a turn; returns how many waiting orchestration fetches it should wake.
+
+    That is one when the released instance has visible messages (they arrived during the
+    turn, or the turn sent them to itself), plus one per new message that wakes a fetch.
+    """
     operation = "ack_orchestration_item"
     with _transaction(conn):
         # Releasing first saves a statement: any failure below rolls the release back too.
@@ -271,7 +346,7 @@ def ack_orchestration_item(
             },
         )
         if history_delta:
-            _insert_history(conn, operation, instance, execution_id, history_delta)
+            _insert_history(conn, operation, instance, execution_id, history_delta, cache)
         if worker_items:
             conn.executemany(_INSERT_WORK, [_work_row(item, now) for item in worker_items])
         if cancelled_activities:
@@ -279,9 +354,14 @@ def ack_orchestration_item(
                 (to_blob(a.instance), a.execution_id, a.activity_id) for a in cancelled_activities
             ]
             conn.executemany(_DELETE_ACTIVITY, keys)
-        if orchestrator_items:
-            rows = [_orchestrator_row(m, now) for m in orchestrator_items]
+        rows = [_orchestrator_row(m, now) for m in orchestrator_items]
+        if rows:
             conn.executemany(_INSERT_ORCHESTRATOR, rows)
+        wakes = conn.execute(_READY, (instance, now)).fetchone()[0]
+        for row in rows:
+            if row[0] != instance or row[1] > now:
+                wakes += _wakes_orchestrator(conn, now, row)
+        return int(wakes)
 
 
 _RELEASE_BATCH = """
@@ -450,19 +530,23 @@ ORDER BY event_id
 """
 
 
-def read(conn: sqlite3.Connection, instance: str) -> list[Event]:
+def read(conn: sqlite3.Connection, instance: str, cache: EventCache) -> list[Event]:
     rows = conn.execute(_LATEST_HISTORY, {"instance": to_blob(instance)}).fetchall()
-    return _checked_history("read", instance, rows)
+    return _checked_history("read", instance, rows, cache)
 
 
-def read_execution(conn: sqlite3.Connection, instance: str, execution_id: int) -> list[Event]:
+def read_execution(
+    conn: sqlite3.Connection, instance: str, execution_id: int, cache: EventCache
+) -> list[Event]:
     rows = conn.execute(_HISTORY, (to_blob(instance), execution_id)).fetchall()
-    return _checked_history("read_execution", instance, rows)
+    return _checked_history("read_execution", instance, rows, cache)
 
 
-def _checked_history(operation: str, instance: str, rows: list[tuple[bytes]]) -> list[Event]:
+def _checked_history(
+    operation: str, instance: str, rows: list[tuple[bytes]], cache: EventCache
+) -> list[Event]:
     try:
-        return _decode_history(rows)
+        return cache.decode(rows)
     except CorruptDataError as exc:
         raise CorruptDataError(operation, f"history of {instance!r}: {exc.message}") from exc
 

@@ -1,7 +1,8 @@
 """The SQLite reference provider (aiosqlite), in memory or on a WAL file, plus its factories.
 
-Every provider call is one transaction run on the connection's thread in a single hop; "now"
-comes from the injected clock. Only ``provkit.contract`` errors ever leave a call.
+Every provider call is one transaction run on the connection's thread; calls that queue up
+share one hop and one commit (``_sqlite_conn.Calls``). "Now" comes from the injected clock.
+Only ``provkit.contract`` errors ever leave a call.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from provkit.contract import (
 from provkit.contract.events import Event
 from provkit.contract.messages import ActivityExecute, OrchestratorMessage
 from provkit.reference_providers import _sqlite_ops as ops
-from provkit.reference_providers._sqlite_conn import call, open_connection
+from provkit.reference_providers._sqlite_conn import Calls, open_connection
 from provkit.reference_providers._sqlite_wakeup import Wakeup
 
 _T = TypeVar("_T")
@@ -58,7 +59,7 @@ class SqliteProvider:
         self.capabilities = frozenset(
             {Capability.CLOCK, Capability.FAULT_INJECTION, Capability.LONG_POLL}
         )
-        self._conn = conn
+        self._calls = Calls(conn)
         self._clock: Clock = SystemClock() if clock is None else clock
         self._closed = False
         self._orchestrator_wakeup = Wakeup()
@@ -67,6 +68,7 @@ class SqliteProvider:
         # share the file) and a counter are much cheaper than a uuid4 per fetch.
         self._token_prefix = secrets.token_hex(8) + "-"
         self._token_serial = itertools.count(1)
+        self._events = ops.EventCache()
         self._undoing: set[asyncio.Task[None]] = set()
         self._directory_to_remove: str | None = None
 
@@ -90,11 +92,20 @@ class SqliteProvider:
     def _new_token(self) -> str:
         return f"{self._token_prefix}{next(self._token_serial):x}"
 
+    @staticmethod
+    def _wake_early(wakeup: Wakeup, count: int) -> None:
+        # Called between creating an operation's coroutine and awaiting it. A woken fetch
+        # resumes only once this task suspends, and by then the operation is queued on the
+        # connection thread: the fetch's attempt runs after it (calls run in order) and sees
+        # its effects, without waiting for its result to come back first. Should the
+        # operation fail, the fetch merely finds nothing.
+        wakeup.notify(count)
+
     def _undo(self, work: Callable[[sqlite3.Connection], None]) -> None:
         # A fetch cancelled while its call was in flight still runs on the connection
         # thread; this queues the undo right behind it, so the lock it may have taken is
         # released now instead of blocking the instance until it expires.
-        task = asyncio.get_running_loop().create_task(call(self._conn, "undo fetch", work))
+        task = asyncio.get_running_loop().create_task(self._calls.run("undo fetch", work))
         self._undoing.add(task)
         task.add_done_callback(self._undone)
 
@@ -107,7 +118,7 @@ class SqliteProvider:
     async def _run(self, operation: str, work: Callable[[sqlite3.Connection], _T]) -> _T:
         if self._closed:
             raise ProviderError(operation, "the provider is closed")
-        return await call(self._conn, operation, work)
+        return await self._calls.run(operation, work)
 
     # -- orchestrator queue --------------------------------------------------------------
 
@@ -115,11 +126,12 @@ class SqliteProvider:
         self, item: OrchestratorMessage, delay: float | None = None
     ) -> None:
         now, delay_ms = self._clock.now_ms(), 0 if delay is None else ops.ms(delay)
-        await self._run(
+        run = self._run(
             "enqueue_for_orchestrator",
             lambda conn: ops.enqueue_for_orchestrator(conn, now, item, delay_ms),
         )
-        self._orchestrator_wakeup.notify()
+        self._wake_early(self._orchestrator_wakeup, 1)
+        await run
 
     async def fetch_orchestration_item(
         self, lock_timeout: float, poll_timeout: float = 0.0
@@ -131,7 +143,9 @@ class SqliteProvider:
             try:
                 return await self._run(
                     "fetch_orchestration_item",
-                    lambda conn: ops.fetch_orchestration_item(conn, now, lock_ms, token),
+                    lambda conn: ops.fetch_orchestration_item(
+                        conn, now, lock_ms, token, self._events
+                    ),
                 )
             except asyncio.CancelledError:
                 later = self._clock.now_ms()
@@ -151,7 +165,7 @@ class SqliteProvider:
         cancelled_activities: Sequence[ActivityId] = (),
     ) -> None:
         now = self._clock.now_ms()
-        await self._run(
+        run = self._run(
             "ack_orchestration_item",
             lambda conn: ops.ack_orchestration_item(
                 conn,
@@ -163,11 +177,11 @@ class SqliteProvider:
                 orchestrator_items,
                 metadata,
                 cancelled_activities,
+                self._events,
             ),
         )
-        # The released instance may hold messages that arrived during the turn.
-        self._orchestrator_wakeup.notify(1 + len(orchestrator_items))
-        self._worker_wakeup.notify(len(worker_items))
+        self._wake_early(self._worker_wakeup, len(worker_items))
+        self._orchestrator_wakeup.notify(await run)
 
     async def abandon_orchestration_item(
         self, lock_token: str, delay: float | None = None, ignore_attempt: bool = False
@@ -215,11 +229,11 @@ class SqliteProvider:
 
     async def ack_work_item(self, lock_token: str, completion: OrchestratorMessage | None) -> None:
         now = self._clock.now_ms()
-        await self._run(
+        run = self._run(
             "ack_work_item", lambda conn: ops.ack_work_item(conn, now, lock_token, completion)
         )
-        if completion is not None:
-            self._orchestrator_wakeup.notify()
+        self._wake_early(self._orchestrator_wakeup, 0 if completion is None else 1)
+        await run
 
     async def abandon_work_item(
         self, lock_token: str, delay: float | None = None, ignore_attempt: bool = False
@@ -241,11 +255,12 @@ class SqliteProvider:
     # -- history -------------------------------------------------------------------------
 
     async def read(self, instance: str) -> list[Event]:
-        return await self._run("read", lambda conn: ops.read(conn, instance))
+        return await self._run("read", lambda conn: ops.read(conn, instance, self._events))
 
     async def read_execution(self, instance: str, execution_id: int) -> list[Event]:
         return await self._run(
-            "read_execution", lambda conn: ops.read_execution(conn, instance, execution_id)
+            "read_execution",
+            lambda conn: ops.read_execution(conn, instance, execution_id, self._events),
         )
 
     async def list_executions(self, instance: str) -> list[int]:
@@ -276,7 +291,7 @@ class SqliteProvider:
         self._worker_wakeup.notify_all()
         await asyncio.gather(*self._undoing, return_exceptions=True)
         try:
-            await self._conn.close()
+            await self._calls.close()
         except Exception as exc:
             raise ProviderError("close", f"{type(exc).__name__}: {exc}") from exc
         finally:

@@ -11,13 +11,14 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import Awaitable, Callable
-from typing import Generic, TypeVar
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, Generic, Protocol, TypeVar
 
 from provkit.contract import ProviderError
 from provkit.runtime._options import RuntimeOptions
 
 _T = TypeVar("_T")
+_Item = TypeVar("_Item")
 
 log = logging.getLogger("provkit.runtime")
 
@@ -53,38 +54,57 @@ async def call_with_retry(
             await asyncio.sleep(delay)
 
 
-class SlotLoop(Generic[_T]):
+class Slot(Protocol[_Item]):
+    """One dispatcher slot's steps, driven by a ``SlotLoop``."""
+
+    async def fetch(self, poll_timeout: float) -> _Item | None:
+        """The next item, or ``None``; long-poll providers wait up to ``poll_timeout``."""
+
+    async def process(self, item: _Item) -> None:
+        """Handle ``item``; errors are the slot's to deal with."""
+
+    async def release(self, item: _Item) -> None:
+        """Hand back an item fetched after the runtime began stopping."""
+
+    async def finish(self) -> None:
+        """Settle what the slot still has in flight; runs whenever its loop ends."""
+
+
+class SlotLoop(Generic[_Item]):
     """Runs one dispatcher slot: fetch an item, hand it to ``process``, repeat until stopped.
 
-    ``fetch(poll_timeout)`` returns an item or ``None``. With ``long_poll`` the provider
-    waits for work itself, so an empty fetch that really waited is followed by another at
-    once; otherwise (and after a long poll that gave up early) the loop sleeps
-    ``idle_backoff_initial`` doubling up to ``poll_interval``. Fetch errors
-    back off the same way as failed calls, so a broken provider is never hammered. An item
-    fetched after ``stopping`` was set is handed to ``release`` instead of being processed.
+    The slot's ``fetch(poll_timeout)`` returns an item or ``None``. With ``long_poll`` the
+    provider waits for work itself, so an empty fetch that really waited is followed by
+    another at once; otherwise (and after a long poll that gave up early) the loop sleeps
+    ``idle_backoff_initial`` doubling up to ``poll_interval``. Fetch errors back off the
+    same way as failed calls, so a broken provider is never hammered. An item fetched after
+    ``stopping`` was set is handed to ``release`` instead of being processed; ``finish``
+    runs whenever the loop ends, also when its task is cancelled.
     """
 
     def __init__(
         self,
         *,
         name: str,
-        fetch: Callable[[float], Awaitable[_T | None]],
-        process: Callable[[_T], Awaitable[None]],
-        release: Callable[[_T], Awaitable[None]],
+        slot: Slot[_Item],
         stopping: asyncio.Event,
         long_poll: bool,
         options: RuntimeOptions,
     ) -> None:
         self.name = name
-        self._fetch = fetch
-        self._process = process
-        self._release = release
+        self._slot = slot
         self._stopping = stopping
         self._long_poll = long_poll
         self._options = options
 
     async def run(self) -> None:
         """Loop until ``stopping`` is set; returns after finishing the current item."""
+        try:
+            await self._loop()
+        finally:
+            await self._slot.finish()
+
+    async def _loop(self) -> None:
         options = self._options
         idle = 0
         errors = 0
@@ -93,7 +113,7 @@ class SlotLoop(Generic[_T]):
         while not self._stopping.is_set():
             began = clock()
             try:
-                item = await self._fetch(poll_timeout)
+                item = await self._slot.fetch(poll_timeout)
             except Exception as exc:  # a provider bug must not kill the slot
                 errors += 1
                 log.warning("%s: fetch failed: %s", self.name, exc)
@@ -111,11 +131,43 @@ class SlotLoop(Generic[_T]):
                 continue
             idle = 0
             if self._stopping.is_set():
-                await self._release(item)
+                await self._slot.release(item)
                 return
-            await self._process(item)
+            await self._slot.process(item)
 
     async def _pause(self, delay: float) -> None:
         """Sleep ``delay`` seconds, waking early when the runtime starts stopping."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), delay)
+
+
+class BackgroundAck:
+    """The ack a slot leaves running in the background while it moves on to its next item.
+
+    There is at most one: a slot calls ``settled`` before it ``start``s the next, so it never
+    runs ahead of the store it reports to. ``cancel`` ends the one in flight at once.
+    """
+
+    def __init__(self) -> None:
+        self._task: asyncio.Task[Any] | None = None
+
+    def start(self, ack: Coroutine[Any, Any, Any]) -> None:
+        """Run ``ack`` in the background (after ``settled``: one at a time)."""
+        self._task = asyncio.create_task(ack)
+
+    async def settled(self) -> None:
+        """Wait for the ack in flight, if any; an exception it let through is logged here."""
+        task = self._task
+        if task is None:
+            return
+        await asyncio.wait({task})
+        self._task = None
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("a background ack failed", exc_info=error)
+
+    async def cancel(self) -> None:
+        """Cancel the ack in flight, if any, and wait until it has ended."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)

@@ -8,8 +8,9 @@ and never writes anything a turn decided except through a single ``ack_orchestra
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from provkit.contract import (
     Clock,
@@ -31,9 +32,11 @@ from provkit.contract.events import (
 )
 from provkit.contract.messages import ContinueAsNew, OrchestratorMessage, StartOrchestration
 from provkit.runtime._ack_plan import AckPlan, plan_poison_ack, plan_turn_ack
-from provkit.runtime._dispatch import backoff_delay, call_with_retry, log
+from provkit.runtime._dispatch import BackgroundAck, backoff_delay, call_with_retry, log
 from provkit.runtime._options import RuntimeOptions
 from provkit.runtime._replay import OrchestrationFn, run_turn
+
+_T = TypeVar("_T")
 
 _ENDED = (OrchestrationCompleted, OrchestrationFailed)
 
@@ -103,7 +106,7 @@ def starter(messages: Sequence[OrchestratorMessage]) -> StartOrchestration | Con
 
 
 class OrchestrationDispatcher:
-    """Processes fetched orchestration batches; see ``process`` and ``release``."""
+    """What the orchestration slots of one runtime share; ``slot()`` makes each slot's body."""
 
     def __init__(
         self,
@@ -117,7 +120,11 @@ class OrchestrationDispatcher:
         self._orchestrations = dict(orchestrations)
         self._options = options
         self._clock = clock
-        self._aborting = aborting
+        self.aborting = aborting
+
+    def slot(self) -> OrchestrationSlot:
+        """A new slot's fetch / process / release / finish."""
+        return OrchestrationSlot(self)
 
     async def fetch(self, poll_timeout: float) -> OrchestrationItem | None:
         """Lock the next instance with work; long-poll providers wait up to ``poll_timeout``."""
@@ -129,39 +136,40 @@ class OrchestrationDispatcher:
         """Hand an unprocessed batch back without counting the delivery."""
         await self._abandon(item, delay=None, ignore_attempt=True)
 
-    async def process(self, item: OrchestrationItem) -> None:
-        """Run one turn for ``item`` and ack it; on cancellation give the batch back."""
+    async def guarded(self, item: OrchestrationItem, work: Awaitable[_T]) -> _T | None:
+        """``await work``; a failure gives the batch back, a cancellation without counting it."""
         try:
-            await self._process(item)
+            return await work
         except asyncio.CancelledError:
-            if not self._aborting():
+            if not self.aborting():
                 await self._abandon(item, delay=None, ignore_attempt=True)
             raise
         except Exception:  # a bug here must cost one redelivery, not the slot
             log.exception("turn of %r failed unexpectedly; abandoning", item.instance)
             await self._abandon(item, delay=self._redelivery_delay(item), ignore_attempt=False)
+            return None
 
-    async def _process(self, item: OrchestrationItem) -> None:
+    async def plan(self, item: OrchestrationItem) -> AckPlan | None:
+        """What to ack for ``item`` (running its turn); ``None`` once it was given back."""
         max_attempts = self._options.max_attempts
         poisoned = item.attempt_count > max_attempts
         if item.history_error is not None:
             if not poisoned:
                 log.warning("history of %r unreadable: %s", item.instance, item.history_error)
                 await self._abandon(item, delay=self._redelivery_delay(item), ignore_attempt=False)
-                return
+                return None
             error = self._poison_error(item, f"its history is unreadable: {item.history_error}")
             metadata = ExecutionMetadata(status=Status.FAILED, output=error.display())
-            await self._ack(item, AckPlan(execution_id=item.execution_id, metadata=metadata))
-            return
+            return AckPlan(execution_id=item.execution_id, metadata=metadata)
 
         target = target_execution(item)
         if target is None:
-            await self._ack(item, AckPlan(execution_id=item.execution_id))
-            return
+            return AckPlan(execution_id=item.execution_id)
         now_ms = self._clock.now_ms()
         if poisoned:
             error = self._poison_error(item, "")
-            plan = plan_poison_ack(
+            log.warning("instance %r failed: %s", item.instance, error.display())
+            return plan_poison_ack(
                 item.instance,
                 target.execution_id,
                 target.history,
@@ -169,9 +177,6 @@ class OrchestrationDispatcher:
                 error,
                 now_ms,
             )
-            log.warning("instance %r failed: %s", item.instance, error.display())
-            await self._ack(item, plan)
-            return
         result = run_turn(
             instance=item.instance,
             execution_id=target.execution_id,
@@ -180,9 +185,10 @@ class OrchestrationDispatcher:
             orchestrations=self._orchestrations,
             now_ms=now_ms,
         )
-        await self._ack(item, plan_turn_ack(item.instance, target.execution_id, result))
+        return plan_turn_ack(item.instance, target.execution_id, result)
 
-    async def _ack(self, item: OrchestrationItem, plan: AckPlan) -> None:
+    async def ack(self, item: OrchestrationItem, plan: AckPlan) -> None:
+        """Commit ``plan`` for ``item``; a permanent failure gives the batch back for a retry."""
         try:
             await call_with_retry(
                 lambda: self._provider.ack_orchestration_item(
@@ -234,3 +240,42 @@ class OrchestrationDispatcher:
                 f"(max_attempts={self._options.max_attempts}){suffix}"
             ),
         )
+
+
+class OrchestrationSlot:
+    """One orchestration slot: runs one turn at a time and acks it in the background.
+
+    The ack of a turn overlaps the fetch (and the replay) of the next; the next ack waits
+    for it. ``finish`` (the slot is stopping) waits for the last ack.
+    """
+
+    def __init__(self, dispatcher: OrchestrationDispatcher) -> None:
+        self._d = dispatcher
+        self._acks = BackgroundAck()
+        self.fetch = dispatcher.fetch
+        self.release = dispatcher.release
+
+    async def process(self, item: OrchestrationItem) -> None:
+        """Run one turn for ``item`` and start acking it; on cancellation give the batch back."""
+        plan = await self._d.guarded(item, self._turn(item))
+        if plan is not None:
+            self._acks.start(self._d.guarded(item, self._d.ack(item, plan)))
+            # One step for the ack to reach the provider before this slot's next fetch does:
+            # a provider serving calls in order then lets that fetch see the released instance.
+            await asyncio.sleep(0)
+
+    async def finish(self) -> None:
+        """The slot stops: wait for the last ack (cancel it if the runtime aborts meanwhile)."""
+        if self._d.aborting():
+            await self._acks.cancel()
+            return
+        try:
+            await self._acks.settled()
+        except asyncio.CancelledError:
+            await self._acks.cancel()
+            raise
+
+    async def _turn(self, item: OrchestrationItem) -> AckPlan | None:
+        plan = await self._d.plan(item)
+        await self._acks.settled()
+        return plan

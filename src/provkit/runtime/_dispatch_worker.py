@@ -2,7 +2,9 @@
 
 ``async def`` activities run on the event loop, plain functions in a thread pool so they
 never block it. A lease is renewed while its activity runs; a failed renewal means the item
-was cancelled or lost, and the result is then dropped instead of acked.
+was cancelled or lost, and the result is then dropped instead of acked. Each slot keeps its
+provider calls off the activity's path: while an activity runs the slot leases its next item
+(see ``WorkerSlot``), and it acks a finished activity in the background.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from provkit.contract import (
     ErrorCategory,
@@ -26,9 +28,11 @@ from provkit.contract.messages import (
     ActivityFailedMessage,
     OrchestratorMessage,
 )
-from provkit.runtime._dispatch import backoff_delay, call_with_retry, log
+from provkit.runtime._dispatch import BackgroundAck, backoff_delay, call_with_retry, log
 from provkit.runtime._options import RuntimeOptions
 from provkit.runtime._payload import decode, encode
+
+_T = TypeVar("_T")
 
 _CANCEL_WAIT = 1.0
 """Seconds a cancelled activity task gets to end before its slot stops waiting for it."""
@@ -38,7 +42,7 @@ ActivityFn = Callable[[Any], Any]
 
 
 class WorkerDispatcher:
-    """Processes one work lease at a time per slot; see ``process`` and ``release``."""
+    """What the worker slots of one runtime share; ``slot()`` makes each slot's loop body."""
 
     def __init__(
         self,
@@ -47,49 +51,138 @@ class WorkerDispatcher:
         options: RuntimeOptions,
         executor: ThreadPoolExecutor,
         aborting: Callable[[], bool],
+        stopping: asyncio.Event,
     ) -> None:
-        self._provider = provider
-        self._activities = dict(activities)
-        self._options = options
-        self._executor = executor
-        self._aborting = aborting
+        self.provider = provider
+        self.activities = dict(activities)
+        self.options = options
+        self.executor = executor
+        self.aborting = aborting
+        self.stopping = stopping
+        self.waiting = 0
+        """Slots inside a plain fetch: work ready now is theirs, so no slot fetches ahead."""
+
+    def slot(self) -> WorkerSlot:
+        """A new slot's fetch / process / release / finish."""
+        return WorkerSlot(self)
+
+
+class WorkerSlot:
+    """One worker slot: runs one activity at a time, with fetch and ack overlapping it.
+
+    Once an activity has started, the slot leases the next item with a non-waiting fetch,
+    unless a sibling slot is waiting for work or the runtime is stopping; ``fetch`` hands that
+    lease out first. An activity still running after ``min(poll_interval, lock/3)`` gives the
+    lease fetched ahead back (the delivery not counted), so a long activity never holds up
+    work that an idle slot or another runtime could run. The ack of a finished activity runs
+    in the background while the next one starts, at most one per slot; ``finish`` (the slot
+    is stopping) gives back the lease fetched ahead and waits for that ack.
+    """
+
+    def __init__(self, dispatcher: WorkerDispatcher) -> None:
+        self._d = dispatcher
+        self._ahead: asyncio.Future[WorkLease | None] | None = None
+        self._acks = BackgroundAck()
 
     async def fetch(self, poll_timeout: float) -> WorkLease | None:
-        """Lease the next work item, waiting up to ``poll_timeout`` on long-poll providers."""
-        return await self._provider.fetch_work_item(self._options.worker_lock_timeout, poll_timeout)
+        """The lease fetched ahead, else the next item (waiting up to ``poll_timeout``)."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            lease = await ahead
+            if lease is not None:
+                return lease
+        d = self._d
+        d.waiting += 1
+        try:
+            return await d.provider.fetch_work_item(d.options.worker_lock_timeout, poll_timeout)
+        finally:
+            d.waiting -= 1
 
     async def release(self, lease: WorkLease) -> None:
         """Hand an unprocessed lease back without counting the delivery."""
         await self._abandon(lease, delay=None, ignore_attempt=True)
 
     async def process(self, lease: WorkLease) -> None:
-        """Run the leased activity and ack its outcome; on cancellation give the item back."""
+        """Run the leased activity and start acking its outcome; on cancellation give it back."""
+        completion = await self._guarded(lease, self._run(lease))
+        if completion is not None:
+            self._acks.start(self._guarded(lease, self._ack(lease, completion)))
+
+    async def finish(self) -> None:
+        """The slot stops: give back the lease fetched ahead and wait for the last ack.
+
+        When the runtime aborts (a simulated crash), or the slot is cancelled meanwhile,
+        both are cancelled instead; a cancelled ack gives its lease back unless aborting.
+        """
+        if self._d.aborting():
+            await self._cancel()
+            return
         try:
-            completion = await self._outcome(lease)
-            if completion is not None:
-                await self._ack(lease, completion)
+            await self._give_back_ahead()
+            await self._acks.settled()
         except asyncio.CancelledError:
-            if not self._aborting():
+            await self._cancel()
+            raise
+
+    async def _cancel(self) -> None:
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            ahead.cancel()
+            await asyncio.gather(ahead, return_exceptions=True)
+        await self._acks.cancel()
+
+    async def _run(self, lease: WorkLease) -> OrchestratorMessage | None:
+        completion = await self._outcome(lease)
+        await self._acks.settled()
+        return completion
+
+    async def _guarded(self, lease: WorkLease, work: Awaitable[_T]) -> _T | None:
+        """``await work``; a failure gives the lease back, a cancellation without counting it."""
+        try:
+            return await work
+        except asyncio.CancelledError:
+            if not self._d.aborting():
                 await self._abandon(lease, delay=None, ignore_attempt=True)
             raise
         except Exception:  # a bug here must cost one redelivery, not the slot
             log.exception("activity %r failed unexpectedly; abandoning", lease.item.name)
             await self._abandon(lease, delay=self._redelivery_delay(lease), ignore_attempt=False)
+            return None
+
+    def _fetch_ahead(self) -> None:
+        d = self._d
+        if self._ahead is None and d.waiting == 0 and not d.stopping.is_set():
+            self._ahead = asyncio.ensure_future(
+                d.provider.fetch_work_item(d.options.worker_lock_timeout, 0.0)
+            )
+
+    async def _give_back_ahead(self) -> None:
+        ahead, self._ahead = self._ahead, None
+        if ahead is None:
+            return
+        try:
+            lease = await ahead
+        except Exception as exc:  # nothing was leased; the next fetch reports a lasting fault
+            log.info("fetching ahead failed: %s", exc)
+            return
+        if lease is not None:
+            await self.release(lease)
 
     async def _outcome(self, lease: WorkLease) -> OrchestratorMessage | None:
         """The completion message to ack, or ``None`` when the lease was lost meanwhile."""
         item = lease.item
-        if lease.attempt_count > self._options.max_attempts:
-            return self._failure(
+        d = self._d
+        if lease.attempt_count > d.options.max_attempts:
+            return _failure(
                 lease,
                 ErrorCategory.POISON,
                 "poison",
                 f"activity {item.name!r} was delivered {lease.attempt_count} times "
-                f"(max_attempts={self._options.max_attempts})",
+                f"(max_attempts={d.options.max_attempts})",
             )
-        fn = self._activities.get(item.name)
+        fn = d.activities.get(item.name)
         if fn is None:
-            return self._failure(
+            return _failure(
                 lease,
                 ErrorCategory.CONFIGURATION,
                 "unregistered",
@@ -98,13 +191,14 @@ class WorkerDispatcher:
         try:
             argument = decode(item.input)
         except ValueError as exc:
-            return self._failure(
+            return _failure(
                 lease,
                 ErrorCategory.INFRASTRUCTURE,
                 "bad_input",
                 f"input of activity {item.name!r} is not valid JSON: {exc}",
             )
         execution = asyncio.ensure_future(self._invoke(fn, argument))
+        self._fetch_ahead()
         try:
             if not await self._wait_renewing(lease, execution):
                 return None
@@ -115,12 +209,12 @@ class WorkerDispatcher:
                 # left behind after a bounded wait rather than hanging the slot.
                 await asyncio.wait({execution}, timeout=_CANCEL_WAIT)
         if execution.cancelled():
-            return self._failure(
+            return _failure(
                 lease, ErrorCategory.APPLICATION, "activity_failed", "the activity was cancelled"
             )
         raised = execution.exception()
         if raised is not None:
-            return self._failure(
+            return _failure(
                 lease,
                 ErrorCategory.APPLICATION,
                 "activity_failed",
@@ -129,7 +223,7 @@ class WorkerDispatcher:
         try:
             result = encode(execution.result())
         except TypeError as error:
-            return self._failure(
+            return _failure(
                 lease,
                 ErrorCategory.APPLICATION,
                 "activity_failed",
@@ -143,20 +237,28 @@ class WorkerDispatcher:
         if _is_async(fn):
             return await cast(Callable[[Any], Awaitable[Any]], fn)(argument)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, fn, argument)
+        return await loop.run_in_executor(self._d.executor, fn, argument)
 
     async def _wait_renewing(self, lease: WorkLease, execution: asyncio.Future[Any]) -> bool:
         """Wait for ``execution``, renewing the lease meanwhile; False if the lease was lost."""
-        lock_timeout = self._options.worker_lock_timeout
+        d = self._d
+        lock_timeout = d.options.worker_lock_timeout
         renew_every = lock_timeout / 3
-        while True:
-            done, _ = await asyncio.wait({execution}, timeout=renew_every)
-            if done:
+        wait = renew_every
+        if self._ahead is not None:
+            hold = min(d.options.poll_interval, renew_every)
+            if await _finishes(execution, hold):
                 return True
+            await self._give_back_ahead()
+            wait = renew_every - hold
+        while True:
+            if await _finishes(execution, wait):
+                return True
+            wait = renew_every
             try:
                 await call_with_retry(
-                    lambda: self._provider.renew_work_item_lock(lease.lock_token, lock_timeout),
-                    self._options,
+                    lambda: d.provider.renew_work_item_lock(lease.lock_token, lock_timeout),
+                    d.options,
                     "renew_work_item_lock",
                 )
             except LockLostError:
@@ -172,8 +274,8 @@ class WorkerDispatcher:
     async def _ack(self, lease: WorkLease, completion: OrchestratorMessage) -> None:
         try:
             await call_with_retry(
-                lambda: self._provider.ack_work_item(lease.lock_token, completion),
-                self._options,
+                lambda: self._d.provider.ack_work_item(lease.lock_token, completion),
+                self._d.options,
                 "ack_work_item",
             )
         except LockLostError:
@@ -190,30 +292,36 @@ class WorkerDispatcher:
         """Give the item back; a lease that is already gone needs nothing more."""
         try:
             await call_with_retry(
-                lambda: self._provider.abandon_work_item(lease.lock_token, delay, ignore_attempt),
-                self._options,
+                lambda: self._d.provider.abandon_work_item(lease.lock_token, delay, ignore_attempt),
+                self._d.options,
                 "abandon_work_item",
             )
         except ProviderError as exc:
             log.info("abandon of activity %r failed: %s", lease.item.name, exc)
 
     def _redelivery_delay(self, lease: WorkLease) -> float:
-        options = self._options
+        options = self._d.options
         return backoff_delay(
             lease.attempt_count, options.retry_backoff_initial, options.retry_backoff_max
         )
 
-    @staticmethod
-    def _failure(
-        lease: WorkLease, category: ErrorCategory, kind: str, message: str
-    ) -> ActivityFailedMessage:
-        item = lease.item
-        return ActivityFailedMessage(
-            instance=item.instance,
-            execution_id=item.execution_id,
-            id=item.id,
-            error=ErrorDetails(category=category, kind=kind, message=message),
-        )
+
+async def _finishes(execution: asyncio.Future[Any], within: float) -> bool:
+    """Whether ``execution`` is done within ``within`` seconds (it keeps running if not)."""
+    done, _ = await asyncio.wait({execution}, timeout=within)
+    return bool(done)
+
+
+def _failure(
+    lease: WorkLease, category: ErrorCategory, kind: str, message: str
+) -> ActivityFailedMessage:
+    item = lease.item
+    return ActivityFailedMessage(
+        instance=item.instance,
+        execution_id=item.execution_id,
+        id=item.id,
+        error=ErrorDetails(category=category, kind=kind, message=message),
+    )
 
 
 def _is_async(fn: ActivityFn) -> bool:

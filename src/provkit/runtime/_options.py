@@ -27,7 +27,8 @@ class RuntimeOptions:
     worker_lock_timeout: float = 30.0
     """Lease taken by each work-item fetch; renewed every third of it while an activity runs."""
     poll_interval: float = 0.25
-    """Longest wait between fetches of an idle loop (the long-poll timeout when supported)."""
+    """Longest wait between fetches of an idle loop (the long-poll timeout when supported);
+    also the longest a worker slot keeps the lease it fetched ahead while an activity runs."""
     idle_backoff_initial: float = 0.005
     """First idle wait of a short-polling loop; it doubles up to ``poll_interval``."""
     max_attempts: int = 10

@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from provkit.contract import Capability, Clock, Provider, SystemClock
-from provkit.runtime._dispatch import SlotLoop, log
+from provkit.runtime._dispatch import Slot, SlotLoop, log
 from provkit.runtime._dispatch_orchestration import OrchestrationDispatcher
 from provkit.runtime._dispatch_worker import ActivityFn, WorkerDispatcher
 from provkit.runtime._options import RuntimeOptions
@@ -70,31 +70,18 @@ class Runtime:
             self._provider, self._orchestrations, options, self._clock, aborting
         )
         worker = WorkerDispatcher(
-            self._provider, self._activities, options, self._executor, aborting
+            self._provider, self._activities, options, self._executor, aborting, self._stopping
         )
-        loops: list[SlotLoop[Any]] = [
-            SlotLoop(
-                name=f"orchestration-{n}",
-                fetch=orchestration.fetch,
-                process=orchestration.process,
-                release=orchestration.release,
-                stopping=self._stopping,
-                long_poll=long_poll,
-                options=options,
-            )
+        slots: list[tuple[str, Slot[Any]]] = [
+            (f"orchestration-{n}", orchestration.slot())
             for n in range(options.orchestration_concurrency)
         ]
-        loops += [
+        slots += [(f"worker-{n}", worker.slot()) for n in range(options.worker_concurrency)]
+        loops = [
             SlotLoop(
-                name=f"worker-{n}",
-                fetch=worker.fetch,
-                process=worker.process,
-                release=worker.release,
-                stopping=self._stopping,
-                long_poll=long_poll,
-                options=options,
+                name=name, slot=slot, stopping=self._stopping, long_poll=long_poll, options=options
             )
-            for n in range(options.worker_concurrency)
+            for name, slot in slots
         ]
         self._tasks = [
             asyncio.create_task(loop.run(), name=f"provkit-{loop.name}") for loop in loops
