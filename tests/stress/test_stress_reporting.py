@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from provkit.reporting import (
     stress_document,
     validate,
 )
+from provkit.reporting._document import git_dirty
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "stress-results.md"
 
@@ -169,3 +171,21 @@ def test_documentation_lists_exactly_the_schema_fields() -> None:
     section = text.split("## The `--json` document", 1)[1].split("\n## ", 1)[0]
     documented = re.findall(r"^\| `([^`]+)` \| ", section, re.MULTILINE)
     assert sorted(documented) == sorted(_schema_paths(STRESS_JSON_SCHEMA))
+
+
+def test_git_dirty_ignores_tracked_reports_but_not_other_changes(tmp_path: Path) -> None:
+    """A checkout is dirty for any change except files under reports/ at its top."""
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", "code.py")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init")
+    assert git_dirty(tmp_path) is False
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "history.jsonl").write_text("{}\n")
+    assert git_dirty(tmp_path) is False
+    (tmp_path / "code.py").write_text("x = 2\n")
+    assert git_dirty(tmp_path) is True

@@ -24,7 +24,8 @@ from provkit.reporting._schema import SCHEMA_VERSION
 class Environment:
     """Where a run happened: machine, interpreter, provkit version, git commit (if any).
 
-    ``git_dirty`` says whether the checkout differed from that commit (untracked files count).
+    ``git_dirty`` says whether the checkout differed from that commit (untracked files count;
+    ``reports/`` does not).
     """
 
     created_at: str
@@ -72,10 +73,14 @@ def git_commit(cwd: Path | None = None) -> str | None:
 
 
 def git_dirty(cwd: Path | None = None) -> bool | None:
-    """Whether ``cwd``'s checkout has uncommitted or untracked files; ``None`` outside git."""
+    """Whether ``cwd``'s checkout has uncommitted or untracked files; ``None`` outside git.
+
+    ``reports/`` at the top of the checkout does not count: tracking writes there between
+    runs, and what it holds cannot change a result.
+    """
     try:
         done = subprocess.run(
-            ["git", "status", "--porcelain"],
+            ["git", "status", "--porcelain", "--", ".", ":(top,exclude)reports"],
             cwd=cwd,
             capture_output=True,
             text=True,
