@@ -14,9 +14,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from provkit.contract import Capability, ProviderError
 from provkit.contract.events import Event
 from provkit.reference_providers import SqliteProvider
-from provkit.runtime import Runtime, RuntimeOptions
+from provkit.runtime import (
+    Client,
+    OrchestrationContext,
+    OrchestrationState,
+    Runtime,
+    RuntimeOptions,
+)
 
 FAST = RuntimeOptions(
     orchestration_concurrency=2,
@@ -83,3 +90,96 @@ async def history_until(
         if time.monotonic() > deadline:
             raise AssertionError(f"history of {instance!r} never matched: {history}")
         await asyncio.sleep(0.005)
+
+
+class FlakyProvider:
+    """Delegates to ``inner``; ``fail[op](args)`` may return an error to raise instead."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.capabilities: frozenset[Capability] = inner.capabilities
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+        self.fail: dict[str, Callable[[tuple[Any, ...]], ProviderError | None]] = {}
+        self._returned = asyncio.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        target = getattr(self.inner, name)
+        if not callable(target):
+            return target
+
+        async def call(*args: Any) -> Any:
+            self.calls.append((name, args))
+            rule = self.fail.get(name)
+            error = rule(args) if rule is not None else None
+            if error is not None:
+                raise error
+            try:
+                return await target(*args)
+            finally:
+                self._returned.set()
+
+        return call
+
+    async def wait_for_call(self, operation: str) -> tuple[Any, ...]:
+        """The arguments of the first call of ``operation`` that returned or raised."""
+        while True:
+            self._returned.clear()
+            found = [args for name, args in self.calls if name == operation]
+            if found:
+                return found[0]
+            await self._returned.wait()
+
+    def tokens(self, operation: str) -> list[str]:
+        return [args[0] for name, args in self.calls if name == operation]
+
+
+def first_time_per_token(
+    error: Callable[[], ProviderError],
+) -> Callable[[tuple[Any, ...]], ProviderError | None]:
+    """A rule failing the first call for each lock token."""
+    seen: set[str] = set()
+
+    def rule(args: tuple[Any, ...]) -> ProviderError | None:
+        if args[0] in seen:
+            return None
+        seen.add(args[0])
+        return error()
+
+    return rule
+
+
+async def double(ctx: OrchestrationContext, x: int) -> int:
+    result: int = await ctx.schedule_activity("double", x)
+    return result
+
+
+async def double_activity(x: int) -> int:
+    return 2 * x
+
+
+def fail_once(
+    error: ProviderError,
+) -> tuple[list[str], Callable[[tuple[Any, ...]], ProviderError | None]]:
+    """A rule failing only the first call with ``error``, and the token list it fills."""
+    failed: list[str] = []
+
+    def rule(args: tuple[Any, ...]) -> ProviderError | None:
+        if failed:
+            return None
+        failed.append(args[0])
+        return error
+
+    return failed, rule
+
+
+async def run_double(flaky: FlakyProvider, instance: str, x: int) -> OrchestrationState:
+    """Run the ``double`` orchestration on ``flaky`` to its end and return its final state."""
+    client = Client(flaky.inner)
+    async with Runtime(
+        flaky,
+        orchestrations={"double": double},
+        activities={"double": double_activity},
+        options=FAST,
+    ):
+        await client.start_orchestration(instance, "double", x)
+        return await client.wait_for_orchestration(instance, timeout=10)

@@ -11,13 +11,12 @@ import dataclasses
 from typing import Any
 
 import pytest
-from _runtime_support import FAST
-from test_runtime_provider_errors import FlakyProvider, double, double_activity
+from _runtime_support import FAST, FlakyProvider, fail_once, run_double
 
 from provkit.contract import ProviderError, WorkLease
 from provkit.contract.messages import ActivityExecute
 from provkit.reference_providers import SqliteProvider
-from provkit.runtime import Client, OrchestrationStatus, Runtime
+from provkit.runtime import OrchestrationStatus, Runtime
 
 pytestmark = pytest.mark.asyncio
 
@@ -118,24 +117,8 @@ async def test_a_failed_background_ack_gives_the_activity_back_for_redelivery(
 ) -> None:
     """A permanent error acking in the background abandons the lease; the activity runs again."""
     flaky = FlakyProvider(provider)
-    failed: list[str] = []
-
-    def once(args: tuple[Any, ...]) -> ProviderError | None:
-        if failed:
-            return None
-        failed.append(args[0])
-        return ProviderError("ack_work_item", "disk full")
-
-    flaky.fail["ack_work_item"] = once
-    client = Client(provider)
-    async with Runtime(
-        flaky,
-        orchestrations={"double": double},
-        activities={"double": double_activity},
-        options=FAST,
-    ):
-        await client.start_orchestration("ack-1", "double", 21)
-        state = await client.wait_for_orchestration("ack-1", timeout=10)
+    failed, flaky.fail["ack_work_item"] = fail_once(ProviderError("ack_work_item", "disk full"))
+    state = await run_double(flaky, "ack-1", 21)
 
     assert (state.status, state.output) == (OrchestrationStatus.COMPLETED, 42)
     acks = flaky.tokens("ack_work_item")

@@ -1,89 +1,34 @@
 """How the runtime reacts to provider errors: retry what is retryable, never spin, never stall.
 
-``FlakyProvider`` wraps a real SQLite provider and fails chosen calls, recording every call
-it sees, so each test can state exactly which calls the runtime made.
+``FlakyProvider`` (in ``_runtime_support``) wraps a real SQLite provider and fails chosen
+calls, recording every call it sees, so each test can state exactly which calls the runtime
+made.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import Callable
 from typing import Any
 
 import pytest
-from _runtime_support import FAST, history_until, running
+from _runtime_support import (
+    FAST,
+    FlakyProvider,
+    double,
+    double_activity,
+    fail_once,
+    first_time_per_token,
+    history_until,
+    run_double,
+    running,
+)
 
-from provkit.contract import Capability, DuplicateEventError, ProviderError, Status, TransientError
+from provkit.contract import DuplicateEventError, ProviderError, Status, TransientError
 from provkit.reference_providers import SqliteProvider
 from provkit.runtime import Client, OrchestrationContext, OrchestrationStatus, Runtime
 
 pytestmark = pytest.mark.asyncio
-
-
-class FlakyProvider:
-    """Delegates to ``inner``; ``fail[op](args)`` may return an error to raise instead."""
-
-    def __init__(self, inner: Any) -> None:
-        self._inner = inner
-        self.capabilities: frozenset[Capability] = inner.capabilities
-        self.calls: list[tuple[str, tuple[Any, ...]]] = []
-        self.fail: dict[str, Callable[[tuple[Any, ...]], ProviderError | None]] = {}
-        self._returned = asyncio.Event()
-
-    def __getattr__(self, name: str) -> Any:
-        target = getattr(self._inner, name)
-        if not callable(target):
-            return target
-
-        async def call(*args: Any) -> Any:
-            self.calls.append((name, args))
-            rule = self.fail.get(name)
-            error = rule(args) if rule is not None else None
-            if error is not None:
-                raise error
-            try:
-                return await target(*args)
-            finally:
-                self._returned.set()
-
-        return call
-
-    async def wait_for_call(self, operation: str) -> tuple[Any, ...]:
-        """The arguments of the first call of ``operation`` that returned or raised."""
-        while True:
-            self._returned.clear()
-            found = [args for name, args in self.calls if name == operation]
-            if found:
-                return found[0]
-            await self._returned.wait()
-
-    def tokens(self, operation: str) -> list[str]:
-        return [args[0] for name, args in self.calls if name == operation]
-
-
-def first_time_per_token(
-    error: Callable[[], ProviderError],
-) -> Callable[[tuple[Any, ...]], ProviderError | None]:
-    """A rule failing the first call for each lock token."""
-    seen: set[str] = set()
-
-    def rule(args: tuple[Any, ...]) -> ProviderError | None:
-        if args[0] in seen:
-            return None
-        seen.add(args[0])
-        return error()
-
-    return rule
-
-
-async def double(ctx: OrchestrationContext, x: int) -> int:
-    result: int = await ctx.schedule_activity("double", x)
-    return result
-
-
-async def double_activity(x: int) -> int:
-    return 2 * x
 
 
 async def test_retryable_ack_errors_are_retried_with_the_same_token(
@@ -123,24 +68,10 @@ async def test_permanent_ack_error_abandons_the_turn_and_it_is_redelivered(
 ) -> None:
     """A permanent ack failure is not retried: the turn is abandoned and runs again later."""
     flaky = FlakyProvider(provider)
-    failed: list[str] = []
-
-    def once(args: tuple[Any, ...]) -> ProviderError | None:
-        if failed:
-            return None
-        failed.append(args[0])
-        return DuplicateEventError("ack_orchestration_item", "event 2 already stored")
-
-    flaky.fail["ack_orchestration_item"] = once
-    client = Client(provider)
-    async with Runtime(
-        flaky,
-        orchestrations={"double": double},
-        activities={"double": double_activity},
-        options=FAST,
-    ):
-        await client.start_orchestration("dup-1", "double", 4)
-        state = await client.wait_for_orchestration("dup-1", timeout=10)
+    failed, flaky.fail["ack_orchestration_item"] = fail_once(
+        DuplicateEventError("ack_orchestration_item", "event 2 already stored")
+    )
+    state = await run_double(flaky, "dup-1", 4)
 
     assert (state.status, state.output) == (OrchestrationStatus.COMPLETED, 8)
     acks = flaky.tokens("ack_orchestration_item")
