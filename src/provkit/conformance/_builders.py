@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from provkit.conformance._timing import SuiteClock
+from provkit.conformance._timing import SuiteClock, Timing
 from provkit.contract import (
     ExecutionMetadata,
     OrchestrationItem,
@@ -241,3 +241,32 @@ async def must_fetch_work(provider: Provider, lock_timeout: float) -> WorkLease:
     lease = await fetch_work(provider, lock_timeout)
     assert lease is not None, "fetch_work_item returned None although an item was visible"
     return lease
+
+
+async def start_next_execution(
+    provider: Provider,
+    instance: str,
+    execution_id: int,
+    history_delta: Sequence[ev.Event],
+    lock_timeout: float,
+) -> OrchestrationItem:
+    """Deliver a continue-as-new and ack its turn as the first turn of ``execution_id``."""
+    return await run_turn(
+        provider,
+        continue_as_new_item(instance),
+        lock_timeout,
+        history_delta,
+        execution_id=execution_id,
+        metadata=first_turn_metadata(),
+    )
+
+
+async def supersede_lock(
+    provider: Provider, instance: str, clock: SuiteClock, timing: Timing
+) -> tuple[OrchestrationItem, OrchestrationItem]:
+    """Lock ``instance``, let the lock expire and re-fetch it: (stale holder, new holder)."""
+    stale = await lock_instance(provider, start_item(instance), timing.lock_timeout)
+    await clock.advance(timing.lock_timeout + timing.epsilon)
+    holder = await fetch(provider, timing.long_lock)
+    assert holder is not None, "fetch_orchestration_item returned None after the lock expired"
+    return stale, holder

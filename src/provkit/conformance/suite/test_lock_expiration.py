@@ -21,6 +21,7 @@ from provkit.conformance._builders import (
     lock_instance,
     start_item,
     started,
+    supersede_lock,
     work_item,
 )
 from provkit.conformance._timing import SuiteClock, Timing
@@ -54,10 +55,7 @@ async def test_ack_with_superseded_token_raises_lock_lost_and_changes_nothing(
     provider: Provider, clock: SuiteClock, timing: Timing
 ) -> None:
     """An expired holder's ack after a refetch raises LockLostError and applies nothing."""
-    stale = await lock_instance(provider, start_item("inst-1"), timing.lock_timeout)
-    await clock.advance(timing.lock_timeout + timing.epsilon)
-    holder = await fetch(provider, timing.long_lock)
-    assert holder is not None, "fetch_orchestration_item returned None after the lock expired"
+    stale, holder = await supersede_lock(provider, "inst-1", clock, timing)
 
     with pytest.raises(LockLostError):
         await ack(
@@ -250,10 +248,7 @@ async def test_orchestration_renew_with_superseded_token_raises_lock_lost(
     provider: Provider, clock: SuiteClock, timing: Timing
 ) -> None:
     """Once a refetch took the expired lock, the old token's renew raises LockLostError."""
-    stale = await lock_instance(provider, start_item("inst-1"), timing.lock_timeout)
-    await clock.advance(timing.lock_timeout + timing.epsilon)
-    holder = await fetch(provider, timing.long_lock)
-    assert holder is not None, "fetch_orchestration_item returned None after the lock expired"
+    stale, holder = await supersede_lock(provider, "inst-1", clock, timing)
 
     with pytest.raises(LockLostError):
         await provider.renew_orchestration_item_lock(stale.lock_token, timing.long_lock)

@@ -24,6 +24,7 @@ from provkit.conformance._builders import (
     scheduled,
     start_instance,
     start_item,
+    start_next_execution,
     started,
 )
 from provkit.conformance._timing import Timing
@@ -44,14 +45,7 @@ async def test_each_execution_keeps_its_own_history(provider: Provider, timing: 
         first,
         metadata=first_turn_metadata(Status.CONTINUED_AS_NEW, "next"),
     )
-    await run_turn(
-        provider,
-        continue_as_new_item("inst-1"),
-        timing.long_lock,
-        second,
-        execution_id=2,
-        metadata=first_turn_metadata(),
-    )
+    await start_next_execution(provider, "inst-1", 2, second, timing.long_lock)
 
     assert await provider.read_execution("inst-1", 1) == first
     assert await provider.read_execution("inst-1", 2) == second
@@ -72,14 +66,7 @@ async def test_read_follows_the_latest_execution(provider: Provider, timing: Tim
     assert await provider.read("inst-1") == [started(), continued_as_new(2)]
     assert await provider.read_execution("inst-1", 2) == []
 
-    await run_turn(
-        provider,
-        continue_as_new_item("inst-1"),
-        timing.long_lock,
-        [started(input="next")],
-        execution_id=2,
-        metadata=first_turn_metadata(),
-    )
+    await start_next_execution(provider, "inst-1", 2, [started(input="next")], timing.long_lock)
 
     assert await provider.read("inst-1") == [started(input="next")]
     assert await provider.read_execution("inst-1", 1) == [started(), continued_as_new(2)]
@@ -95,13 +82,8 @@ async def test_fetch_reports_the_current_execution_not_the_message_id(
     assert item.execution_id == 1, "fetch reported the start message's execution id"
     await ack(provider, item, [started()], execution_id=1, metadata=first_turn_metadata())
 
-    turn = await run_turn(
-        provider,
-        continue_as_new_item("inst-1"),
-        timing.long_lock,
-        [started(input="next")],
-        execution_id=2,
-        metadata=first_turn_metadata(),
+    turn = await start_next_execution(
+        provider, "inst-1", 2, [started(input="next")], timing.long_lock
     )
     assert turn.execution_id == 1, "execution 2 was reported before any ack created it"
 
@@ -169,13 +151,8 @@ async def test_three_executions_keep_their_own_events(provider: Provider, timing
         metadata=first_turn_metadata(Status.CONTINUED_AS_NEW, "two"),
     )
     for execution_id in (2, 3):
-        await run_turn(
-            provider,
-            continue_as_new_item("inst-1"),
-            timing.long_lock,
-            histories[execution_id],
-            execution_id=execution_id,
-            metadata=first_turn_metadata(),
+        await start_next_execution(
+            provider, "inst-1", execution_id, histories[execution_id], timing.long_lock
         )
 
     for execution_id, history in histories.items():
@@ -198,14 +175,7 @@ async def test_current_execution_never_moves_backwards(provider: Provider, timin
         [started(), scheduled(2), continued_as_new(3)],
         metadata=first_turn_metadata(Status.CONTINUED_AS_NEW, "next"),
     )
-    await run_turn(
-        provider,
-        continue_as_new_item("inst-1"),
-        timing.long_lock,
-        [started(input="next")],
-        execution_id=2,
-        metadata=first_turn_metadata(),
-    )
+    await start_next_execution(provider, "inst-1", 2, [started(input="next")], timing.long_lock)
 
     stale = await run_turn(
         provider,
@@ -249,14 +219,7 @@ async def test_execution_ids_are_stored_as_given(provider: Provider, timing: Tim
     """Acking execution 3 right after execution 1 creates execution 3, not 2."""
     await start_instance(provider, "inst-1", timing.long_lock)
 
-    await run_turn(
-        provider,
-        continue_as_new_item("inst-1"),
-        timing.long_lock,
-        [started(input="next")],
-        execution_id=3,
-        metadata=first_turn_metadata(),
-    )
+    await start_next_execution(provider, "inst-1", 3, [started(input="next")], timing.long_lock)
 
     assert await provider.list_executions("inst-1") == [1, 3]
     assert await provider.read_execution("inst-1", 2) == []
@@ -277,14 +240,7 @@ async def test_terminal_events_stay_with_their_execution(
         [started(), continued_as_new(2)],
         metadata=first_turn_metadata(Status.CONTINUED_AS_NEW, "next"),
     )
-    await run_turn(
-        provider,
-        continue_as_new_item("inst-1"),
-        timing.long_lock,
-        [started(input="next")],
-        execution_id=2,
-        metadata=first_turn_metadata(),
-    )
+    await start_next_execution(provider, "inst-1", 2, [started(input="next")], timing.long_lock)
 
     finishing = await run_turn(
         provider,
