@@ -43,3 +43,17 @@ class TransientError(ProviderError):
     """A passing failure (busy database, lost connection): retrying may succeed."""
 
     default_retryable = True
+
+
+class InstanceRunningError(ProviderError):
+    """A deletion without ``force`` met an instance whose current execution is ``RUNNING``.
+
+    Permanent; nothing was deleted.
+    """
+
+
+class NotRootError(ProviderError):
+    """The instance is a sub-orchestration whose parent still exists: delete its root instead.
+
+    Permanent; nothing was deleted.
+    """

@@ -101,6 +101,14 @@ class OrchestrationItem:
     ``messages`` is the locked batch in enqueue order. ``attempt_count`` is the highest
     delivery count in the batch (1 on first delivery). ``history_error`` is set, and
     ``history`` empty, when stored history could not be decoded.
+
+    ``message_error`` is set when one or more messages of the batch could not be decoded:
+    it names the instance and says how many. ``messages`` then holds only the decodable
+    ones, in enqueue order, but the undecodable ones are still part of the batch: locked
+    with it, their delivery counts grown by this fetch and included in ``attempt_count``,
+    removed by its ack and released by its abandon like any other batch message. So a
+    runtime can abandon such a turn until ``attempt_count`` reaches its limit and then fail
+    the instance as poison, instead of retrying it forever.
     """
 
     instance: str
@@ -112,12 +120,24 @@ class OrchestrationItem:
     lock_token: str
     attempt_count: int
     history_error: str | None = None
+    message_error: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class WorkLease:
-    """The result of a successful ``fetch_work_item``: one locked activity execution."""
+    """The result of a successful ``fetch_work_item``: one locked activity execution.
+
+    ``attempt_count`` is the item's delivery count including this fetch (1 on first
+    delivery). ``item_error`` is set when the stored item could not be decoded: it names the
+    item's instance and says why. The item is leased and counted all the same, and ``item``
+    is then a stand-in carrying what the provider keeps apart from the encoded item: the
+    stored ``instance``, ``execution_id`` and ``id`` (its cancellation key) and ``queue``
+    (the stored queue for a provider declaring ``TASK_QUEUES``, else ``DEFAULT_QUEUE``),
+    with ``name`` and ``input`` empty. A runtime can so report the activity as failed
+    (poison) to its orchestration once ``attempt_count`` reaches its limit.
+    """
 
     item: ActivityExecute
     lock_token: str
     attempt_count: int
+    item_error: str | None = None

@@ -23,9 +23,11 @@ CONTRACT_VERSION = "1"
 class Capability(enum.Enum):
     """Optional abilities a provider declares in ``Provider.capabilities``.
 
-    Tests of an undeclared capability are skipped with a reason naming it; the six core
-    categories never depend on one, except that ``CLOCK`` lets expiry tests move time
-    instead of sleeping and ``FAULT_INJECTION`` enables the corrupt-data tests.
+    A provider declaring a capability must have every method of its protocol (the suite
+    refuses to run otherwise, naming what is missing). Tests of an undeclared capability
+    are skipped with a reason naming it; the six core categories never depend on one,
+    except that ``CLOCK`` lets expiry tests move time instead of sleeping and
+    ``FAULT_INJECTION`` enables the corrupt-data tests.
     """
 
     CLOCK = "clock"
@@ -33,13 +35,31 @@ class Capability(enum.Enum):
     FAULT_INJECTION = "fault_injection"
     """The provider implements ``FaultInjection`` (store undecodable data on purpose)."""
     LONG_POLL = "long_poll"
-    """Fetches may wait up to ``poll_timeout`` for work instead of returning at once."""
+    """Fetches wait up to ``poll_timeout`` for work instead of returning at once.
+
+    Without it, every fetch returns at once whatever its ``poll_timeout``. With it, a fetch
+    (``fetch_orchestration_item``, ``fetch_work_item``, ``fetch_work_item_from``) that finds
+    nothing it may take waits until something becomes fetchable for it or ``poll_timeout``
+    seconds have passed, and only then returns ``None``; it never returns later than
+    ``poll_timeout`` (plus scheduling slack) and never waits when ``poll_timeout`` is 0.
+    It wakes at once, well before ``poll_timeout``, for work this provider object makes
+    fetchable: an enqueue, an ack that enqueues work or releases an instance that has
+    visible messages, a worker ack's completion, an abandon, and a delay, timer or lock
+    expiry reaching its time. (Work written by another process may be noticed only when
+    the wait ends.) With an injected clock (``CLOCK``), a waiting fetch re-reads the clock
+    at least every 0.05 s of real time, so a clock moved past a visibility or expiry time
+    also wakes it. Several waiting fetches and one new item: one of them gets it, the
+    others keep waiting.
+    """
     MANAGEMENT = "management"
-    """Listing instances and executions, queue depths, metrics."""
+    """The provider implements ``Management``: instance and execution records, listing
+    with pagination, queue depths, metrics."""
     DELETION = "deletion"
-    """Deleting instance trees."""
+    """The provider implements ``Deletion``: instance trees, one at a time or by filter."""
     PRUNE = "prune"
-    """Pruning old executions."""
+    """The provider implements ``Prune``: deleting old executions of an instance."""
+    TASK_QUEUES = "task_queues"
+    """The provider implements ``TaskQueues``: workers fetch from the queues they serve."""
 
 
 @runtime_checkable
@@ -81,7 +101,9 @@ class Provider(Protocol):
         batch message's delivery count grows by one; ``attempt_count`` is the batch maximum.
         Of concurrent callers exactly one wins an instance; a caller that loses a race
         moves on to the next candidate instead of returning ``None`` while work exists.
-        Undecodable stored history still returns the item, with ``history_error`` set.
+        Undecodable stored history still returns the item, with ``history_error`` set;
+        undecodable messages still return it, with ``message_error`` set (see
+        ``OrchestrationItem``): corrupt data of one instance never blocks the others.
         ``None`` means no visible work (after waiting up to ``poll_timeout`` if the
         provider declares ``LONG_POLL``; otherwise it returns at once).
         """
@@ -108,7 +130,8 @@ class Provider(Protocol):
         enqueue ``worker_items`` and ``orchestrator_items`` (any instance; visibility as in
         ``enqueue_for_orchestrator``); delete worker items named in
         ``cancelled_activities`` (locked or not; unknown ones ignored). On any failure
-        nothing is applied and the lock stays held, so the caller may retry.
+        nothing is applied and the lock stays held, so the caller may retry. A provider
+        declaring ``DELETION`` also applies its deleted-parent rule (see ``Deletion``).
         """
         ...
 
@@ -138,8 +161,12 @@ class Provider(Protocol):
     ) -> WorkLease | None:
         """Lock the oldest visible unlocked worker item (FIFO by enqueue) and lease it.
 
-        The lease has a fresh token and expires at now + ``lock_timeout``; the item's
-        delivery count grows by one and is returned as ``attempt_count``.
+        Items of every task queue are candidates (``TaskQueues.fetch_work_item_from``
+        chooses queues). The lease has a fresh token and expires at now + ``lock_timeout``;
+        the item's delivery count grows by one and is returned as ``attempt_count``. An
+        undecodable item is still leased and returned, with ``item_error`` set (see
+        ``WorkLease``), so it never blocks the items behind it. ``None`` means no visible
+        unlocked item (after waiting as for ``fetch_orchestration_item``).
         """
         ...
 
@@ -202,10 +229,29 @@ class ClockControl(Protocol):
 
 @runtime_checkable
 class FaultInjection(Protocol):
-    """Implemented by providers declaring ``Capability.FAULT_INJECTION``."""
+    """Implemented by providers declaring ``Capability.FAULT_INJECTION``.
+
+    Each hook makes stored data undecodable on purpose, as a disk fault or a bad migration
+    would; everything the provider keeps apart from the encoded data (routing, visibility,
+    order, locks, delivery counts, activity identity, queue) stays as it was.
+    """
 
     async def corrupt_history(self, instance: str, execution_id: int) -> None:
         """Overwrite that execution's stored history with undecodable data."""
+        ...
+
+    async def corrupt_orchestrator_messages(self, instance: str) -> int:
+        """Make every orchestrator-queue message routed to ``instance`` undecodable.
+
+        Returns how many messages were changed (0 when there are none).
+        """
+        ...
+
+    async def corrupt_work_items(self, instance: str) -> int:
+        """Make every worker item whose ``instance`` is ``instance`` undecodable.
+
+        Returns how many items were changed (0 when there are none).
+        """
         ...
 
 

@@ -4,7 +4,8 @@ Routing is precomputed so that a provider never branches on a message's kind:
 ``message.instance`` is always the instance whose orchestrator queue receives it (for a
 sub-orchestration completion, the parent), ``message.visible_at_ms`` is the earliest time
 it may be fetched (``None``: at enqueue time; timers: their fire time), and an
-``ActivityExecute`` names its cancellation key in ``activity``.
+``ActivityExecute`` names its cancellation key in ``activity`` and its task queue in
+``queue``.
 """
 
 from __future__ import annotations
@@ -108,15 +109,26 @@ class ContinueAsNew(OrchestratorMessage):
     version: str | None = None
 
 
+DEFAULT_QUEUE = "default"
+"""The task queue of a worker item that names none."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ActivityExecute:
-    """A worker-queue item: run activity ``name`` for ``instance``/``execution_id``."""
+    """A worker-queue item: run activity ``name`` for ``instance``/``execution_id``.
+
+    ``queue`` names the task queue the item belongs to (any string, compared exactly).
+    Every provider stores and returns it like any other field; only a provider declaring
+    ``Capability.TASK_QUEUES`` also lets a worker fetch from chosen queues
+    (``TaskQueues.fetch_work_item_from``).
+    """
 
     instance: str
     execution_id: int
     id: int
     name: str
     input: str
+    queue: str = DEFAULT_QUEUE
 
     @property
     def activity(self) -> ActivityId:
