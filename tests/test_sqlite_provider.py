@@ -577,22 +577,26 @@ async def test_injected_clock_moves_lock_and_lease_expiry(
     assert (retaken.attempt_count, released.attempt_count) == (2, 2)
 
 
-async def test_abandoning_an_expired_lock_nobody_retook_succeeds(
+async def test_abandoning_an_expired_lock_nobody_retook_raises_lock_lost(
     provider: SqliteProvider, clock: ManualClock
 ) -> None:
-    """Abandon after expiry works until another fetch re-takes the lock, then raises LockLost."""
-    for name in ("a", "b"):
-        await provider.enqueue_for_orchestrator(start(name))
-    first = await provider.fetch_orchestration_item(1.0)
-    second = await provider.fetch_orchestration_item(1.0)
-    assert first is not None
-    assert second is not None
-    clock.advance(2.0)
-    await provider.abandon_orchestration_item(first.lock_token)
-    assert await provider.fetch_orchestration_item(LOCK) is not None
-    assert await provider.fetch_orchestration_item(LOCK) is not None
+    """Abandon after expiry raises LockLost and leaves the batch for the next fetch to take."""
+    await provider.enqueue_for_orchestrator(start("a"))
+    await provider.enqueue_for_worker(work("a", 1))
+    item = await provider.fetch_orchestration_item(1.0)
+    lease = await provider.fetch_work_item(1.0)
+    assert item is not None
+    assert lease is not None
+    clock.advance(1.0)
     with pytest.raises(LockLostError):
-        await provider.abandon_orchestration_item(second.lock_token)
+        await provider.abandon_orchestration_item(item.lock_token, delay=60.0)
+    with pytest.raises(LockLostError):
+        await provider.abandon_work_item(lease.lock_token, delay=60.0)
+    retaken = await provider.fetch_orchestration_item(LOCK)
+    released = await provider.fetch_work_item(LOCK)
+    assert retaken is not None
+    assert released is not None
+    assert (retaken.attempt_count, released.attempt_count) == (2, 2)
 
 
 async def test_delayed_messages_follow_the_injected_clock(

@@ -44,8 +44,8 @@ class AbandonKeepsLock(SqlEditProvider):
 
     sql_edits: ClassVar[SqlEdits] = {
         "abandon_orchestration_item": {
-            "DELETE FROM instance_locks WHERE token = ? RETURNING instance": (
-                "SELECT instance FROM instance_locks WHERE token = ?"
+            "DELETE FROM instance_locks WHERE token = ? AND locked_until > ? RETURNING instance": (
+                "SELECT instance FROM instance_locks WHERE token = ? AND locked_until > ?"
             )
         }
     }

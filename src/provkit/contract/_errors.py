@@ -21,9 +21,10 @@ class ProviderError(Exception):
 
 
 class LockLostError(ProviderError):
-    """The lock token is unknown, expired, superseded by another fetch, or already used.
+    """The lock token is not live: never issued, already acked or abandoned, or expired.
 
-    Permanent: the holder no longer owns the instance or work item and must stop.
+    Expired means expired whether or not another fetch re-took the work since. Permanent:
+    the holder no longer owns the instance or work item and must stop.
     """
 
 

@@ -97,7 +97,8 @@ class OrchestrationItem:
     ``orchestration_name`` and ``version`` come from the instance record, ``None`` when no
     ack has created it yet (the runtime then reads them from the start message).
     ``execution_id`` is the instance's current execution (``INITIAL_EXECUTION_ID`` before
-    the record exists) and ``history`` that execution's events in ``event_id`` order.
+    any ack or ``append_history`` named one) and ``history`` that execution's events in
+    ``event_id`` order.
     ``messages`` is the locked batch in enqueue order. ``attempt_count`` is the highest
     delivery count in the batch (1 on first delivery). ``history_error`` is set, and
     ``history`` empty, when stored history could not be decoded.

@@ -66,11 +66,26 @@ class Capability(enum.Enum):
 class Provider(Protocol):
     """Storage for durable orchestrations: history per execution plus two queues.
 
-    All operations are coroutines. Durations are seconds (``float``); times are epoch
-    milliseconds (``int``) from the provider's clock. Every failure is a
-    ``provkit.contract.ProviderError`` subclass; any other exception escaping an operation is
-    a conformance failure. Lock tokens are opaque strings, unique per fetch; a token is dead
-    once acked, abandoned, expired-and-re-fetched, or never issued.
+    All operations are coroutines. Durations are seconds (``float``), which a provider
+    converts to milliseconds; times are epoch milliseconds (``int``) from the provider's clock,
+    called "now" below. Every failure is a ``provkit.contract.ProviderError`` subclass; any
+    other exception escaping an operation is a conformance failure.
+
+    **Visibility.** Every queued message and worker item has a visibility time v: it is
+    invisible at v - 1 ms and visible from v on.
+
+    **Lock tokens.** A fetch that returns work hands out a lock token: an instance lock on
+    the orchestrator queue, an item lease on the worker queue. Tokens are opaque strings,
+    unique per fetch. A token is live from its fetch until it is acked, abandoned or expires,
+    whichever comes first. A lock taken at t with timeout T is held at t + T - 1 ms and has
+    expired at t + T; a renewal moves that expiry. Ack, renew and abandon of a token that is
+    not live (never issued, already acked or abandoned, or expired, whether or not another
+    fetch re-took the work) raise ``LockLostError`` and change nothing, on both queues. Of
+    concurrent calls with one token, at most one ack or abandon succeeds.
+
+    **Executions.** An instance's current execution is the highest execution id that an
+    ``ack_orchestration_item`` or ``append_history`` named for it (``INITIAL_EXECUTION_ID``
+    before any did).
     """
 
     name: str
@@ -83,10 +98,11 @@ class Provider(Protocol):
     async def enqueue_for_orchestrator(
         self, item: OrchestratorMessage, delay: float | None = None
     ) -> None:
-        """Append ``item`` to ``item.instance``'s queue, visible at now (+ ``delay``).
+        """Append ``item`` to ``item.instance``'s orchestrator queue.
 
-        ``item.visible_at_ms`` (timers) is honoured too: the item becomes visible at the
-        later of the two. Never creates an instance record, execution or history.
+        Its visibility time is now + ``delay`` (now when ``delay`` is ``None``), or
+        ``item.visible_at_ms`` (a timer's fire time) when that is later. Never creates an
+        instance record, execution or history.
         """
         ...
 
@@ -95,17 +111,22 @@ class Provider(Protocol):
     ) -> OrchestrationItem | None:
         """Lock the instance owning the oldest visible message and return its turn.
 
-        Only instances without a live lock are candidates. The lock gets a fresh token and
-        expires at now + ``lock_timeout``. The batch is every message of that instance
-        visible now, in enqueue order; messages enqueued later are not part of it. Each
-        batch message's delivery count grows by one; ``attempt_count`` is the batch maximum.
-        Of concurrent callers exactly one wins an instance; a caller that loses a race
-        moves on to the next candidate instead of returning ``None`` while work exists.
-        Undecodable stored history still returns the item, with ``history_error`` set;
-        undecodable messages still return it, with ``message_error`` set (see
-        ``OrchestrationItem``): corrupt data of one instance never blocks the others.
-        ``None`` means no visible work (after waiting up to ``poll_timeout`` if the
-        provider declares ``LONG_POLL``; otherwise it returns at once).
+        Candidates are the instances with a visible message and no live lock. "Oldest" ranks
+        visible messages by (visibility time, enqueue order): the candidate holding the
+        first-ranked one is locked, so between messages that became visible in the same
+        millisecond the one enqueued first decides. The lock gets a fresh token and expires
+        at now + ``lock_timeout``. The batch is every message of that instance visible now,
+        in enqueue order; messages enqueued or becoming visible later are not part of it.
+        Each batch message's delivery count grows by one; ``attempt_count`` is the batch
+        maximum. ``execution_id`` is the instance's current execution and ``history`` its
+        events. Of concurrent callers exactly one wins an instance; a caller that loses a
+        race moves on to the next candidate instead of returning ``None`` while an unlocked
+        instance has visible work. Undecodable stored history still returns the item, with
+        ``history_error`` set; undecodable messages still return it, with ``message_error``
+        set (see ``OrchestrationItem``): corrupt data of one instance never blocks the
+        others. ``None`` means no unlocked instance has visible work (after waiting up to
+        ``poll_timeout`` if the provider declares ``LONG_POLL``; otherwise it returns at
+        once).
         """
         ...
 
@@ -121,16 +142,19 @@ class Provider(Protocol):
     ) -> None:
         """Commit one turn atomically, then release the instance lock.
 
-        In one unit: require a live lock for ``lock_token`` (else ``LockLostError``);
-        delete exactly the batch's messages; create the instance record if
+        In one unit: require that ``lock_token`` is live (else ``LockLostError``); delete
+        exactly the batch's messages; create the instance record if
         ``metadata.orchestration_name`` is set; create execution ``execution_id`` if absent;
-        set the current execution to max(current, ``execution_id``); append
-        ``history_delta`` to that execution (an ``event_id`` already stored or repeated in
-        the delta raises ``DuplicateEventError``); store ``metadata.status``/``output``;
-        enqueue ``worker_items`` and ``orchestrator_items`` (any instance; visibility as in
-        ``enqueue_for_orchestrator``); delete worker items named in
-        ``cancelled_activities`` (locked or not; unknown ones ignored). On any failure
-        nothing is applied and the lock stays held, so the caller may retry. A provider
+        make the current execution max(current, ``execution_id``); append
+        ``history_delta`` to execution ``execution_id`` (an ``event_id`` already stored or
+        repeated in the delta raises ``DuplicateEventError``); store
+        ``metadata.status``/``output``; enqueue ``worker_items`` in order, visible at once,
+        and ``orchestrator_items`` on each item's own instance's queue, with the visibility
+        of ``enqueue_for_orchestrator`` without a delay; then delete the worker items whose
+        instance, execution id and activity id all equal those of an entry of
+        ``cancelled_activities``, leased or not (an item differing in any one of the three
+        stays; entries matching nothing are ignored). On any failure nothing is applied and
+        the lock stays held, so the caller may retry with the same token. A provider
         declaring ``DELETION`` also applies its deleted-parent rule (see ``Deletion``).
         """
         ...
@@ -138,63 +162,79 @@ class Provider(Protocol):
     async def abandon_orchestration_item(
         self, lock_token: str, delay: float | None = None, ignore_attempt: bool = False
     ) -> None:
-        """Release the lock; the batch is fetchable again at now (+ ``delay``).
+        """Release a live lock without committing the turn.
 
-        ``ignore_attempt`` takes back this delivery's count increment (never below 0).
-        A dead token raises ``LockLostError``; a token whose lock expired but was not
-        re-taken may either succeed or raise ``LockLostError``.
+        With a ``delay`` the batch's messages become visible at now + ``delay``; without one
+        their visibility times stay as they were, so they are fetchable at once. The
+        instance's messages outside the batch are untouched. ``ignore_attempt`` takes back
+        this delivery's count increment (never below 0). A token that is not live raises
+        ``LockLostError`` and changes nothing.
         """
         ...
 
     async def renew_orchestration_item_lock(self, lock_token: str, extend_for: float) -> None:
-        """Make a live lock expire at now + ``extend_for``; ``LockLostError`` otherwise."""
+        """Make a live lock expire at now + ``extend_for``.
+
+        A token that is not live raises ``LockLostError`` and changes nothing.
+        """
         ...
 
     # -- worker queue ------------------------------------------------------------------
 
     async def enqueue_for_worker(self, item: ActivityExecute) -> None:
-        """Append an activity execution to the worker queue, visible now."""
+        """Append an activity execution to the end of the worker queue, visible now."""
         ...
 
     async def fetch_work_item(
         self, lock_timeout: float, poll_timeout: float = 0.0
     ) -> WorkLease | None:
-        """Lock the oldest visible unlocked worker item (FIFO by enqueue) and lease it.
+        """Lease the first visible, unleased worker item in enqueue order.
 
         Items of every task queue are candidates (``TaskQueues.fetch_work_item_from``
-        chooses queues). The lease has a fresh token and expires at now + ``lock_timeout``;
-        the item's delivery count grows by one and is returned as ``attempt_count``. An
-        undecodable item is still leased and returned, with ``item_error`` set (see
-        ``WorkLease``), so it never blocks the items behind it. ``None`` means no visible
-        unlocked item (after waiting as for ``fetch_orchestration_item``).
+        chooses queues). An item released by an abandon (once its delay has passed) or by
+        an expired lease keeps its original place in that order. The lease has a fresh
+        token and expires at now + ``lock_timeout``; the item's delivery count grows by one
+        and is returned as ``attempt_count``. An undecodable item is still leased and
+        returned, with ``item_error`` set (see ``WorkLease``), so it never blocks the items
+        behind it. Of concurrent callers exactly one wins an item; a caller that loses a
+        race moves on to the next item instead of returning ``None`` while a visible
+        unleased item exists. ``None`` means there is no visible unleased item (after
+        waiting as for ``fetch_orchestration_item``).
         """
         ...
 
     async def ack_work_item(self, lock_token: str, completion: OrchestratorMessage | None) -> None:
         """Atomically delete the leased item and enqueue ``completion`` (if any).
 
-        A dead or expired lease raises ``LockLostError`` and changes nothing (the item stays
-        re-fetchable after expiry).
+        In one unit: require that ``lock_token`` is live (else ``LockLostError``, and
+        nothing changes: the item stays, re-fetchable once its lease expired); delete the
+        item; enqueue ``completion`` on ``completion.instance``'s orchestrator queue, which
+        need not be the leased item's instance, with the visibility of
+        ``enqueue_for_orchestrator`` without a delay.
         """
         ...
 
     async def abandon_work_item(
         self, lock_token: str, delay: float | None = None, ignore_attempt: bool = False
     ) -> None:
-        """Release the lease; the item is fetchable again at now (+ ``delay``).
+        """Release a live lease: the item is fetchable again at now + ``delay`` (or now).
 
-        Token rules and ``ignore_attempt`` as in ``abandon_orchestration_item``.
+        ``ignore_attempt`` takes back this delivery's count increment (never below 0). A
+        token that is not live raises ``LockLostError`` and changes nothing.
         """
         ...
 
     async def renew_work_item_lock(self, lock_token: str, extend_for: float) -> None:
-        """Make a live lease expire at now + ``extend_for``; ``LockLostError`` otherwise."""
+        """Make a live lease expire at now + ``extend_for``.
+
+        A token that is not live raises ``LockLostError`` and changes nothing.
+        """
         ...
 
     # -- history -----------------------------------------------------------------------
 
     async def read(self, instance: str) -> list[Event]:
-        """Events of the latest execution in ``event_id`` order; ``[]`` if unknown."""
+        """Events of the current execution in ``event_id`` order; ``[]`` if unknown."""
         ...
 
     async def read_execution(self, instance: str, execution_id: int) -> list[Event]:
@@ -208,7 +248,13 @@ class Provider(Protocol):
     async def append_history(
         self, instance: str, execution_id: int, events: Sequence[Event]
     ) -> None:
-        """Append events outside a turn (tests, repair); duplicates: ``DuplicateEventError``."""
+        """Append ``events`` to execution ``execution_id`` outside a turn (tests, repair).
+
+        Like an ack, it creates the execution if absent (also when ``events`` is empty) and
+        makes the current execution max(current, ``execution_id``); it never creates an
+        instance record. An ``event_id`` already stored or repeated in ``events`` raises
+        ``DuplicateEventError`` and appends nothing.
+        """
         ...
 
     # -- lifecycle ---------------------------------------------------------------------

@@ -377,14 +377,15 @@ WHERE instance = :instance AND batch_token = :token
 def abandon_orchestration_item(
     conn: sqlite3.Connection, now: int, token: str, delay_ms: int | None, ignore_attempt: bool
 ) -> None:
-    # An expired lock that nobody re-took still carries this token, so abandoning it
-    # succeeds; once re-taken, the token is gone and this raises LockLostError.
+    # An expired lock that nobody re-took still carries this token: it stays (a later fetch
+    # takes it over), and the batch keeps its tag until then, so nothing changes.
     with _transaction(conn):
         released = conn.execute(
-            "DELETE FROM instance_locks WHERE token = ? RETURNING instance", (token,)
+            "DELETE FROM instance_locks WHERE token = ? AND locked_until > ? RETURNING instance",
+            (token, now),
         ).fetchall()
         if not released:
-            raise LockLostError("abandon_orchestration_item", "the lock token is not held")
+            raise LockLostError("abandon_orchestration_item", "no live lock for this token")
         conn.execute(
             _RELEASE_BATCH,
             {
@@ -489,7 +490,7 @@ UPDATE worker_queue SET
     visible_at = :visible_at,
     attempt_count = CASE WHEN :ignore_attempt THEN MAX(attempt_count - 1, 0)
                          ELSE attempt_count END
-WHERE id = :id AND token = :token
+WHERE id = :id AND token = :token AND visible_at > :now
 RETURNING id
 """
 
@@ -497,18 +498,18 @@ RETURNING id
 def abandon_work_item(
     conn: sqlite3.Connection, now: int, token: str, delay_ms: int, ignore_attempt: bool
 ) -> None:
-    # As for instance locks: an expired lease that was not re-taken may still be abandoned.
     released = conn.execute(
         _RELEASE_WORK,
         {
             "id": _leased_row(token),
             "token": token,
+            "now": now,
             "visible_at": now + delay_ms,
             "ignore_attempt": ignore_attempt,
         },
     ).fetchall()
     if not released:
-        raise LockLostError("abandon_work_item", "the lease token is not held")
+        raise LockLostError("abandon_work_item", "no live lease for this token")
 
 
 def renew_work_item_lock(conn: sqlite3.Connection, now: int, token: str, extend_ms: int) -> None:
@@ -562,12 +563,11 @@ def list_executions(conn: sqlite3.Connection, instance: str) -> list[int]:
 def append_history(
     conn: sqlite3.Connection, instance: str, execution_id: int, events: Sequence[Event]
 ) -> None:
-    if not events:
-        return
     key = to_blob(instance)
     with _transaction(conn):
         conn.execute(_ENSURE_EXECUTION, (key, execution_id, Status.RUNNING.value))
-        _insert_history(conn, "append_history", key, execution_id, events)
+        if events:
+            _insert_history(conn, "append_history", key, execution_id, events)
 
 
 def corrupt_history(conn: sqlite3.Connection, instance: str, execution_id: int) -> None:

@@ -49,9 +49,8 @@ class SqliteProvider:
 
     Declares ``CLOCK`` (``set_clock``), ``FAULT_INJECTION`` (``corrupt_history``) and
     ``LONG_POLL`` (fetches wait for this provider's own enqueues, acks and abandons, and for
-    delayed work to become visible). Abandoning a lock that expired but was not re-taken
-    succeeds. A fetch cancelled while in flight releases whatever it locked. A file database
-    reopened later sees everything committed before.
+    delayed work to become visible). A fetch cancelled while in flight releases whatever it
+    locked. A file database reopened later sees everything committed before.
     """
 
     def __init__(self, conn: aiosqlite.Connection, name: str, clock: Clock | None) -> None:
