@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from provkit.contract import Capability, ProviderError
+from provkit.contract import Provider, ProviderError, ProviderWrapper
 from provkit.contract.events import Event
 from provkit.reference_providers import SqliteProvider
 from provkit.runtime import (
@@ -92,33 +92,25 @@ async def history_until(
         await asyncio.sleep(0.005)
 
 
-class FlakyProvider:
-    """Delegates to ``inner``; ``fail[op](args)`` may return an error to raise instead."""
+class FlakyProvider(ProviderWrapper):
+    """Forwards to ``inner``, logging each call; ``fail[op](args)`` may return an error to raise."""
 
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.capabilities: frozenset[Capability] = inner.capabilities
+    def __init__(self, inner: Provider) -> None:
+        super().__init__(inner)
         self.calls: list[tuple[str, tuple[Any, ...]]] = []
         self.fail: dict[str, Callable[[tuple[Any, ...]], ProviderError | None]] = {}
         self._returned = asyncio.Event()
 
-    def __getattr__(self, name: str) -> Any:
-        target = getattr(self.inner, name)
-        if not callable(target):
-            return target
-
-        async def call(*args: Any) -> Any:
-            self.calls.append((name, args))
-            rule = self.fail.get(name)
-            error = rule(args) if rule is not None else None
-            if error is not None:
-                raise error
-            try:
-                return await target(*args)
-            finally:
-                self._returned.set()
-
-        return call
+    async def forward(self, operation: str, *args: Any, **kwargs: Any) -> Any:
+        self.calls.append((operation, args))
+        rule = self.fail.get(operation)
+        error = rule(args) if rule is not None else None
+        if error is not None:
+            raise error
+        try:
+            return await super().forward(operation, *args, **kwargs)
+        finally:
+            self._returned.set()
 
     async def wait_for_call(self, operation: str) -> tuple[Any, ...]:
         """The arguments of the first call of ``operation`` that returned or raised."""

@@ -95,12 +95,17 @@ async def test_failing_fetches_back_off_instead_of_spinning(provider: SqliteProv
     assert 2 <= fetches <= 8
 
 
+class ShortPolledProvider(FlakyProvider):
+    """A ``FlakyProvider`` declaring no capabilities (so no ``LONG_POLL``)."""
+
+    capabilities = frozenset()
+
+
 async def test_provider_without_long_poll_is_short_polled_with_backoff(
     provider: SqliteProvider,
 ) -> None:
     """Without LONG_POLL, fetches pass poll_timeout 0 and idle loops pause between them."""
-    flaky = FlakyProvider(provider)
-    flaky.capabilities = frozenset()
+    flaky = ShortPolledProvider(provider)
     client = Client(provider)
     options = dataclasses.replace(FAST, orchestration_concurrency=1)
     async with Runtime(

@@ -8,20 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
-import inspect
 import itertools
 import math
 import signal
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Iterator
 from types import FrameType
 from typing import Any, TypeVar
 
 import pytest
 
-from provkit.contract import Provider, ProviderFactory
+from provkit.contract import Provider, ProviderFactory, ProviderWrapper
+from provkit.contract._provider import disposal
 
 T = TypeVar("T")
 
@@ -52,35 +51,18 @@ async def bounded(label: str, awaitable: Awaitable[T], limit: float) -> T:
     return task.result()
 
 
-class GuardedProvider:
-    """Forwards everything to ``inner``; every awaitable a method returns gets a deadline."""
+class GuardedProvider(ProviderWrapper):
+    """Forwards everything to ``inner``; every call it forwards gets a deadline."""
 
-    def __init__(self, inner: Any, op_timeout: float) -> None:
-        self._inner = inner
+    def __init__(self, inner: Provider, op_timeout: float) -> None:
+        super().__init__(inner)
         self._op_timeout = op_timeout
 
-    @property
-    def inner(self) -> Any:
-        """The provider under test, unwrapped."""
-        return self._inner
-
-    def __getattr__(self, name: str) -> Any:
-        value = getattr(self._inner, name)
-        if name.startswith("_") or not callable(value):
-            return value
-        label = f"provider call {name}()"
-        timeout = self._op_timeout
-
-        # Not ``async def``: methods that are plain functions returning awaitables
-        # (decorated, partials) must be bounded too, and sync methods stay sync.
-        @functools.wraps(value)
-        def call(*args: Any, **kwargs: Any) -> Any:
-            result = value(*args, **kwargs)
-            if inspect.isawaitable(result):
-                return bounded(label, result, timeout)
-            return result
-
-        return call
+    async def forward(self, operation: str, *args: Any, **kwargs: Any) -> Any:
+        # The whole call runs under the deadline, also a method that blocks before it
+        # returns its awaitable (decorated methods, partials).
+        call = super().forward(operation, *args, **kwargs)
+        return await bounded(f"provider call {operation}()", call, self._op_timeout)
 
 
 async def open_provider(factory: ProviderFactory, limit: float) -> Provider:
@@ -89,14 +71,9 @@ async def open_provider(factory: ProviderFactory, limit: float) -> Provider:
 
 
 async def close_provider(factory: ProviderFactory, provider: Provider, limit: float) -> None:
-    """Dispose of ``provider``: ``factory.dispose_provider`` if defined, else ``close()``."""
-    dispose: Callable[[Provider], Awaitable[None]] | None = getattr(
-        factory, "dispose_provider", None
-    )
-    if dispose is not None:
-        await bounded("factory call dispose_provider()", dispose(provider), limit)
-    else:
-        await bounded("provider call close()", provider.close(), limit)
+    """Dispose of ``provider`` as ``factory`` wants, bounded by ``limit`` seconds."""
+    label, call = disposal(factory, provider)
+    await bounded(label, call, limit)
 
 
 def _hung_message(label: str, limit: float, *, ignored_cancellation: bool = False) -> str:

@@ -17,26 +17,17 @@ import pytest
 
 from provkit._provider_spec import ProviderSpecError, describe, load_factory
 from provkit.conformance import SUITE_VERSION
-from provkit.conformance._guard import close_provider, open_provider
+from provkit.conformance._guard import bounded, open_provider
 from provkit.conformance._layout import in_suite
 from provkit.conformance._markers import BENCHMARK, CATEGORIES, category_of
 from provkit.conformance._settings import BASE_OP_TIMEOUT, SETTINGS_KEY, SuiteSettings
 from provkit.conformance._summary import FAILED, PASSED, SKIPPED, Failure, Outcomes, RunInfo, render
-from provkit.contract import CONTRACT_VERSION, Capability, Provider, ProviderFactory
+from provkit.contract import CONTRACT_VERSION, ProviderFactory, missing_members
+from provkit.contract._provider import disposal
 
 DESCRIPTION_SECTION = "provkit: what this test checks"
 
 _SELECTS_BENCHMARKS = re.compile(rf"\b{BENCHMARK}\b")
-
-_CONTRACT_MEMBERS = sorted(
-    {name for name, value in vars(Provider).items() if not name.startswith("_") and callable(value)}
-    | set(Provider.__annotations__)
-)
-_CAPABILITY_MEMBERS = {
-    Capability.CLOCK: "set_clock",
-    Capability.FAULT_INJECTION: "corrupt_history",
-}
-"""The method a provider declaring each capability must also have."""
 
 
 class ConformanceRun:
@@ -156,15 +147,10 @@ async def _probe(factory: ProviderFactory, spec: str, limit: float) -> tuple[str
     step = "create_provider()"
     try:
         provider = await open_provider(factory, limit)
-        step = "dispose_provider()" if hasattr(factory, "dispose_provider") else "close()"
         name = str(getattr(provider, "name", type(provider).__name__))
-        missing = [m for m in _CONTRACT_MEMBERS if not hasattr(provider, m)]
-        missing += [
-            f"{member} (declares {capability.value})"
-            for capability, member in _CAPABILITY_MEMBERS.items()
-            if capability in getattr(provider, "capabilities", ()) and not hasattr(provider, member)
-        ]
-        await close_provider(factory, provider, limit)
+        missing = missing_members(provider)
+        step, disposing = disposal(factory, provider)
+        await bounded(step, disposing, limit)
     except pytest.fail.Exception:
         raise ProviderSpecError(
             f"{step} of --provider={spec} did not return within {limit:g} s "

@@ -3,7 +3,9 @@
 Plain data (events, messages, fetch results, capability records), the typed errors, the
 JSON codec, the ``Provider`` and ``ProviderFactory`` protocols, the optional capabilities'
 protocols (``Management``, ``Deletion``, ``Prune``, ``TaskQueues``, ``ClockControl``,
-``FaultInjection``) and clocks. Nothing here touches storage.
+``FaultInjection``) and clocks, and the tools every user of a provider shares: the
+structural check (``check_provider``), the wrapper base (``ProviderWrapper``) and the
+dispose rule (``dispose_provider``). Nothing here touches storage.
 """
 
 from provkit.contract import codec, events, messages
@@ -45,6 +47,7 @@ from provkit.contract._provider import (
     FaultInjection,
     Provider,
     ProviderFactory,
+    dispose_provider,
 )
 from provkit.contract._records import (
     DeleteResult,
@@ -56,6 +59,8 @@ from provkit.contract._records import (
     QueueDepths,
     SystemMetrics,
 )
+from provkit.contract._structural import check_provider, missing_members
+from provkit.contract._wrapper import ProviderWrapper
 
 __all__ = [
     "CAPABILITY_PROTOCOLS",
@@ -88,6 +93,7 @@ __all__ = [
     "Provider",
     "ProviderError",
     "ProviderFactory",
+    "ProviderWrapper",
     "Prune",
     "PruneResult",
     "QueueDepths",
@@ -98,8 +104,11 @@ __all__ = [
     "TransientError",
     "WorkLease",
     "capability_methods",
+    "check_provider",
     "codec",
+    "dispose_provider",
     "events",
     "messages",
     "missing_capability_methods",
+    "missing_members",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import Protocol, runtime_checkable
 
 from provkit.contract._clock import Clock
@@ -88,10 +88,15 @@ class Provider(Protocol):
     before any did).
     """
 
-    name: str
-    """Human-readable provider name for reports."""
-    capabilities: frozenset[Capability]
-    """Optional capabilities this provider implements."""
+    @property
+    def name(self) -> str:
+        """Human-readable provider name for reports (a plain attribute will do)."""
+        ...
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        """Optional capabilities this provider implements (a plain attribute will do)."""
+        ...
 
     # -- orchestrator queue ------------------------------------------------------------
 
@@ -312,3 +317,20 @@ class ProviderFactory(Protocol):
     async def create_provider(self) -> Provider:
         """Return a new provider sharing no state with any other one."""
         ...
+
+
+def disposal(factory: ProviderFactory, provider: Provider) -> tuple[str, Awaitable[None]]:
+    """How ``factory`` wants ``provider`` disposed of: the call's name and its awaitable.
+
+    ``factory.dispose_provider(provider)`` when the factory defines it, else
+    ``provider.close()``. Callers that bound or report the call use the name.
+    """
+    dispose = getattr(factory, "dispose_provider", None)
+    if dispose is not None:
+        return "factory call dispose_provider()", dispose(provider)
+    return "provider call close()", provider.close()
+
+
+async def dispose_provider(factory: ProviderFactory, provider: Provider) -> None:
+    """Dispose of ``provider`` as ``factory`` wants (see ``disposal``)."""
+    await disposal(factory, provider)[1]

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, Self
 
-from provkit.contract import Capability, Clock, Provider, SystemClock
+from provkit.contract import Capability, Clock, Provider, SystemClock, check_provider
 from provkit.runtime._dispatch import Slot, SlotLoop, log
 from provkit.runtime._dispatch_orchestration import OrchestrationDispatcher
 from provkit.runtime._dispatch_worker import ActivityFn, WorkerDispatcher
@@ -40,9 +40,7 @@ class Runtime:
         options: RuntimeOptions | None = None,
         clock: Clock | None = None,
     ) -> None:
-        if not isinstance(provider, Provider):
-            raise TypeError(f"provider must implement provkit.contract.Provider, got {provider!r}")
-        self._provider = provider
+        self._provider = check_provider(provider)
         self._orchestrations = _checked("orchestration", orchestrations or {}, need_async=True)
         self._activities = _checked("activity", activities or {}, need_async=False)
         self.options = options if options is not None else RuntimeOptions()

@@ -1,17 +1,16 @@
-"""A transparent provider proxy that times every coroutine call (zarr's ``LatencyStore`` idea).
+"""A provider wrapper that times every call (zarr's ``LatencyStore`` idea).
 
-It wraps any provider without knowing its type: attributes pass through, coroutine methods
-are timed and counted, and observers may watch successful calls. It never changes a result.
+Built on ``ProviderWrapper``: attributes pass through, every forwarded call is timed and
+counted, and observers may watch successful calls. It never changes a result.
 """
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import time
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from provkit.contract import Provider, ProviderWrapper
 from provkit.reporting import OperationStats, percentile
 
 Observer = Callable[..., None]
@@ -26,72 +25,43 @@ class _OpRecord:
         self.errors = 0
 
 
-class InstrumentedProvider:
+class InstrumentedProvider(ProviderWrapper):
     """Forwards everything to ``inner``; records the duration of every coroutine call.
 
     ``observers`` maps a method name to a callback run after each successful call of it,
     with the result first and then the call's own arguments.
     """
 
-    def __init__(self, inner: Any, observers: Mapping[str, Observer] | None = None) -> None:
-        self._inner = inner
+    def __init__(self, inner: Provider, observers: Mapping[str, Observer] | None = None) -> None:
+        super().__init__(inner)
         self._observers = dict(observers or {})
         self._records: dict[str, _OpRecord] = {}
-        # Wrappers live in the instance dict, not only behind __getattr__: from Python 3.12
-        # isinstance() against a runtime-checkable Protocol looks attributes up statically.
-        for name in dir(inner):
-            if not name.startswith("_"):
-                value = getattr(inner, name, None)
-                if asyncio.iscoroutinefunction(value):
-                    setattr(self, name, self._timed(name, value))
 
-    @property
-    def inner(self) -> Any:
-        """The wrapped provider."""
-        return self._inner
-
-    @property
-    def name(self) -> str:
-        """The wrapped provider's name."""
-        return str(self._inner.name)
-
-    @property
-    def capabilities(self) -> Any:
-        """The wrapped provider's capabilities."""
-        return self._inner.capabilities
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-    def _timed(
-        self, name: str, method: Callable[..., Coroutine[Any, Any, Any]]
-    ) -> Callable[..., Coroutine[Any, Any, Any]]:
-        record = self._records.setdefault(name, _OpRecord())
+    async def forward(self, operation: str, *args: Any, **kwargs: Any) -> Any:
+        clock = time.perf_counter
+        started = clock()
+        try:
+            result = await super().forward(operation, *args, **kwargs)
+        except Exception:  # cancellation is not a provider error: not recorded
+            record = self._record(operation)
+            record.durations.append(clock() - started)
+            record.errors += 1
+            raise
+        elapsed = clock() - started
         # A fetch that found nothing mostly measures how long it long-polled, not the
         # provider's cost: such calls are reported apart as "<fetch> (empty)".
-        empty = (
-            self._records.setdefault(f"{name} (empty)", _OpRecord())
-            if name.startswith("fetch_")
-            else record
-        )
-        observer = self._observers.get(name)
-        clock = time.perf_counter
+        empty = result is None and operation.startswith("fetch_")
+        self._record(f"{operation} (empty)" if empty else operation).durations.append(elapsed)
+        observer = self._observers.get(operation)
+        if observer is not None:
+            observer(result, *args, **kwargs)
+        return result
 
-        @functools.wraps(method)
-        async def call(*args: Any, **kwargs: Any) -> Any:
-            started = clock()
-            try:
-                result = await method(*args, **kwargs)
-            except Exception:  # cancellation is not a provider error: not recorded
-                record.durations.append(clock() - started)
-                record.errors += 1
-                raise
-            (record if result is not None else empty).durations.append(clock() - started)
-            if observer is not None:
-                observer(result, *args, **kwargs)
-            return result
-
-        return call
+    def _record(self, name: str) -> _OpRecord:
+        record = self._records.get(name)
+        if record is None:
+            record = self._records[name] = _OpRecord()
+        return record
 
     def reset(self) -> None:
         """Forget every call recorded so far."""

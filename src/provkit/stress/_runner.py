@@ -13,7 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from provkit.contract import (
     ErrorCategory,
@@ -23,6 +23,7 @@ from provkit.contract import (
     Provider,
     ProviderFactory,
     Status,
+    dispose_provider,
 )
 from provkit.contract.events import Event, OrchestrationFailed
 from provkit.reporting import Failures, LatencySummary, StressResult
@@ -186,11 +187,7 @@ async def run_stress_test(
         chosen = scenario or SCENARIOS[config.scenario]
         return await _run(provider, config, chosen, on_progress, progress_interval)
     finally:
-        dispose = getattr(factory, "dispose_provider", None)
-        if dispose is not None:
-            await dispose(provider)
-        else:
-            await provider.close()
+        await dispose_provider(factory, provider)
 
 
 async def run_plan(
@@ -253,11 +250,10 @@ class _StressRun:
                 "abandon_orchestration_item": self.watch.on_abandon,
             },
         )
-        measured = cast(Provider, self.instrumented)
         self.executed = 0
         orchestrations, activities = scenario.build(config, self._count_activity)
         self.runtime = Runtime(
-            measured,
+            self.instrumented,
             orchestrations=orchestrations,
             activities=activities,
             options=RuntimeOptions(
@@ -265,7 +261,7 @@ class _StressRun:
                 worker_concurrency=config.worker_concurrency,
             ),
         )
-        self.client = Client(measured)
+        self.client = Client(self.instrumented)
         self.tally = _Tally()
         self.started = time.perf_counter()
         self.draining = False
