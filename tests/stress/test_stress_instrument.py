@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from provkit.conformance._builders import work_item
-from provkit.contract import LockLostError, missing_members
+from provkit.contract import LockLostError, check_provider
 from provkit.reference_providers import SqliteProvider
 from provkit.stress import InstrumentedProvider
 
@@ -84,7 +84,7 @@ async def test_wrapped_sqlite_provider_is_still_a_provider() -> None:
     provider = await SqliteProvider.open_memory()
     try:
         wrapped = InstrumentedProvider(provider)
-        assert missing_members(wrapped) == []
+        assert check_provider(wrapped) is wrapped
         assert await wrapped.read("nobody") == []
         assert await wrapped.fetch_work_item(1.0, 0.0) is None
         await wrapped.enqueue_for_worker(work_item("inst", 1))

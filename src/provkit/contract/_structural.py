@@ -34,11 +34,11 @@ _PROVIDER_MEMBERS = _members(Provider)
 def missing_members(provider: Any) -> list[str]:
     """The contract members ``provider`` lacks, by name; ``[]`` when it has them all.
 
-    Every member of ``Provider``, plus the methods of each optional capability the provider
-    declares in ``capabilities`` (reported as ``"set_clock (declares clock)"``). A method
-    that is present but not callable counts as missing.
+    Every member of ``Provider`` (a method that is present but not callable counts as
+    missing), then the methods of each optional capability the provider declares in
+    ``capabilities``, reported as ``"set_clock (declares clock)"``.
     """
-    missing = [name for name, method in _PROVIDER_MEMBERS if not _has(provider, name, method)]
+    missing = _missing_core(provider)
     if "capabilities" not in missing:
         missing += [
             f"{name} (declares {capability.value})"
@@ -51,10 +51,11 @@ def missing_members(provider: Any) -> list[str]:
 def check_provider(provider: Any) -> Provider:
     """Return ``provider`` typed as a ``Provider``, or raise ``TypeError`` naming what it lacks.
 
-    Accepts any object with the contract's members however it provides them (its own
-    methods, a ``ProviderWrapper``, ``__getattr__`` forwarding), on every supported Python.
+    Checks every member of ``Provider`` (not the optional capabilities: ``missing_members``
+    reports those), however the object provides them: its own methods, a
+    ``ProviderWrapper``, or ``__getattr__`` forwarding, on every supported Python.
     """
-    missing = missing_members(provider)
+    missing = _missing_core(provider)
     if missing:
         raise TypeError(
             f"provider must implement provkit.contract.Provider: {provider!r} "
@@ -62,6 +63,10 @@ def check_provider(provider: Any) -> Provider:
         )
     checked: Provider = provider
     return checked
+
+
+def _missing_core(provider: Any) -> list[str]:
+    return [name for name, method in _PROVIDER_MEMBERS if not _has(provider, name, method)]
 
 
 def _has(provider: Any, name: str, method: bool) -> bool:
