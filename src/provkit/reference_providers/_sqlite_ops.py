@@ -28,26 +28,11 @@ from provkit.contract import (
 )
 from provkit.contract.events import Event
 from provkit.contract.messages import ActivityExecute, OrchestratorMessage
-
-NextWake = int | None
-"""Epoch ms at which invisible or locked work may become fetchable, when a fetch found none."""
+from provkit.reference_providers._values import from_blob, to_blob
+from provkit.reference_providers._values import ms as ms  # re-exported: ops.ms
+from provkit.reference_providers._wakeup import NextWake
 
 _CORRUPT_HISTORY = "\x00corrupted by provkit fault injection: not JSON"
-
-
-def to_blob(text: str) -> bytes:
-    """How raw strings (ids, names, outputs) are stored: UTF-8 that keeps lone surrogates too."""
-    return text.encode("utf-8", "surrogatepass")
-
-
-def from_blob(raw: bytes) -> str:
-    """The inverse of ``to_blob``."""
-    return raw.decode("utf-8", "surrogatepass")
-
-
-def ms(seconds: float) -> int:
-    """A duration in whole milliseconds, rounded up like ``ManualClock.advance``."""
-    return int(-(-seconds * 1000 // 1))
 
 
 @contextmanager

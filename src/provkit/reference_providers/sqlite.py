@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import math
 import os
 import secrets
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import TypeVar
 
@@ -36,12 +35,9 @@ from provkit.contract.events import Event
 from provkit.contract.messages import ActivityExecute, OrchestratorMessage
 from provkit.reference_providers import _sqlite_ops as ops
 from provkit.reference_providers._sqlite_conn import Calls, open_connection
-from provkit.reference_providers._sqlite_wakeup import Wakeup
+from provkit.reference_providers._wakeup import NextWake, Wakeup, long_poll
 
 _T = TypeVar("_T")
-
-_INJECTED_CLOCK_RECHECK = 0.01
-"""Seconds between re-checks of a long poll when the clock is injected: it can jump unseen."""
 
 
 class SqliteProvider:
@@ -137,7 +133,7 @@ class SqliteProvider:
     ) -> OrchestrationItem | None:
         lock_ms = ops.ms(lock_timeout)
 
-        async def attempt() -> tuple[OrchestrationItem | None, ops.NextWake]:
+        async def attempt() -> tuple[OrchestrationItem | None, NextWake]:
             now, token = self._clock.now_ms(), self._new_token()
             try:
                 return await self._run(
@@ -151,7 +147,7 @@ class SqliteProvider:
                 self._undo(lambda conn: ops.forget_orchestration_fetch(conn, later, token))
                 raise
 
-        return await self._poll(self._orchestrator_wakeup, attempt, poll_timeout)
+        return await long_poll(self._orchestrator_wakeup, attempt, poll_timeout, self._clock)
 
     async def ack_orchestration_item(
         self,
@@ -213,7 +209,7 @@ class SqliteProvider:
     ) -> WorkLease | None:
         lock_ms = ops.ms(lock_timeout)
 
-        async def attempt() -> tuple[WorkLease | None, ops.NextWake]:
+        async def attempt() -> tuple[WorkLease | None, NextWake]:
             now, token = self._clock.now_ms(), self._new_token()
             try:
                 return await self._run(
@@ -224,7 +220,7 @@ class SqliteProvider:
                 self._undo(lambda conn: ops.forget_work_fetch(conn, later, token))
                 raise
 
-        return await self._poll(self._worker_wakeup, attempt, poll_timeout)
+        return await long_poll(self._worker_wakeup, attempt, poll_timeout, self._clock)
 
     async def ack_work_item(self, lock_token: str, completion: OrchestratorMessage | None) -> None:
         now = self._clock.now_ms()
@@ -307,40 +303,6 @@ class SqliteProvider:
         traceback: TracebackType | None,
     ) -> None:
         await self.close()
-
-    # -- long polling --------------------------------------------------------------------
-
-    async def _poll(
-        self,
-        wakeup: Wakeup,
-        attempt: Callable[[], Awaitable[tuple[_T | None, ops.NextWake]]],
-        poll_timeout: float,
-    ) -> _T | None:
-        if poll_timeout <= 0:
-            return (await attempt())[0]
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + poll_timeout
-        ticket = wakeup.ticket()
-        try:
-            while True:
-                found, next_wake = await attempt()
-                remaining = deadline - loop.time()
-                if found is not None or remaining <= 0:
-                    return found
-                await ticket.wait(min(remaining, self._seconds_until(next_wake)))
-                # Whatever woke this ticket, the next attempt acts on it.
-                ticket, done = wakeup.ticket(), ticket
-                wakeup.leave(done, used=True)
-        finally:
-            wakeup.leave(ticket, used=False)
-
-    def _seconds_until(self, at_ms: int | None) -> float:
-        if at_ms is None:
-            return math.inf
-        seconds = max(at_ms - self._clock.now_ms(), 1) / 1000
-        if isinstance(self._clock, SystemClock):
-            return seconds
-        return min(seconds, _INJECTED_CLOCK_RECHECK)
 
 
 class InMemorySqliteFactory:

@@ -1,4 +1,4 @@
-"""In-process wake-ups for long-polling fetches of one provider.
+"""Long polling for the reference providers: wake-ups and the wait loop of a fetch.
 
 Operations that make work fetchable call ``notify(n)``; a fetch waiting for work holds a
 ticket taken *before* it looks at the queue, so a notification can never fall between
@@ -9,7 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from provkit.contract import Clock, SystemClock
+
+_T = TypeVar("_T")
+
+NextWake = int | None
+"""Epoch ms at which invisible or locked work may become fetchable, when a fetch found none."""
+
+INJECTED_CLOCK_RECHECK = 0.01
+"""Seconds between re-checks of a long poll when the clock is injected: it can jump unseen."""
 
 
 class Ticket:
@@ -79,3 +92,42 @@ class Wakeup:
     def notify_all(self) -> None:
         """Wake every waiter (the provider is closing)."""
         self.notify(len(self._line))
+
+
+async def long_poll(
+    wakeup: Wakeup,
+    attempt: Callable[[], Awaitable[tuple[_T | None, NextWake]]],
+    poll_timeout: float,
+    clock: Clock,
+) -> _T | None:
+    """Run ``attempt`` until it finds something or ``poll_timeout`` seconds have passed.
+
+    Between attempts it waits for a ``wakeup`` notification or the ``NextWake`` the last
+    attempt reported, whichever comes first; with ``poll_timeout <= 0`` it tries once.
+    """
+    if poll_timeout <= 0:
+        return (await attempt())[0]
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + poll_timeout
+    ticket = wakeup.ticket()
+    try:
+        while True:
+            found, next_wake = await attempt()
+            remaining = deadline - loop.time()
+            if found is not None or remaining <= 0:
+                return found
+            await ticket.wait(min(remaining, _seconds_until(clock, next_wake)))
+            # Whatever woke this ticket, the next attempt acts on it.
+            ticket, done = wakeup.ticket(), ticket
+            wakeup.leave(done, used=True)
+    finally:
+        wakeup.leave(ticket, used=False)
+
+
+def _seconds_until(clock: Clock, at_ms: NextWake) -> float:
+    if at_ms is None:
+        return math.inf
+    seconds = max(at_ms - clock.now_ms(), 1) / 1000
+    if isinstance(clock, SystemClock):
+        return seconds
+    return min(seconds, INJECTED_CLOCK_RECHECK)
