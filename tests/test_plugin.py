@@ -107,7 +107,7 @@ def test_timescale_must_be_a_number(fakes: pytest.Pytester) -> None:
         ),
         pytest.param(
             "x",
-            "--provider=x is neither module:attr nor one of sqlite-memory, sqlite-file",
+            "--provider=x is neither module:attr nor one of sqlite-memory, sqlite-file, postgres",
             id="no-colon",
         ),
         pytest.param(

@@ -17,6 +17,7 @@ from provkit.contract import ProviderFactory
 SHORTCUTS: dict[str, str] = {
     "sqlite-memory": "provkit.reference_providers.sqlite:InMemorySqliteFactory",
     "sqlite-file": "provkit.reference_providers.sqlite:FileSqliteFactory",
+    "postgres": "provkit.reference_providers.postgres:PostgresFactory",
 }
 """Names for the reference providers, usable wherever a spec is."""
 

@@ -1,7 +1,11 @@
 """Reference providers: what provkit runs its own suite and stress comparisons against.
 
-``sqlite-memory`` and ``sqlite-file`` (``SqliteProvider`` and its two factories).
+``sqlite-memory`` and ``sqlite-file`` (``SqliteProvider`` and its two factories), and
+``postgres`` (``PostgresProvider``, ``PostgresFactory``; imported on first use, so that
+SQLite users never load asyncpg).
 """
+
+from typing import TYPE_CHECKING, Any
 
 from provkit.reference_providers.sqlite import (
     FileSqliteFactory,
@@ -9,4 +13,23 @@ from provkit.reference_providers.sqlite import (
     SqliteProvider,
 )
 
-__all__ = ["FileSqliteFactory", "InMemorySqliteFactory", "SqliteProvider"]
+if TYPE_CHECKING:
+    from provkit.reference_providers.postgres import PostgresFactory, PostgresProvider
+
+__all__ = [
+    "FileSqliteFactory",
+    "InMemorySqliteFactory",
+    "PostgresFactory",
+    "PostgresProvider",
+    "SqliteProvider",
+]
+
+_LAZY = {"PostgresFactory", "PostgresProvider"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from provkit.reference_providers import postgres
+
+        return getattr(postgres, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,664 @@
+"""The PostgreSQL reference provider (asyncpg, a connection pool), its factory and the sweep.
+
+Every provider call is one statement, most of them one server-side function, prepared once
+per pooled connection: one round trip. "Now" comes from the provider's clock and is passed
+into the SQL. Waiting fetches are woken by LISTEN/NOTIFY, so work written by any process on
+the same schema wakes them. Only ``provkit.contract`` errors ever leave a call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import re
+import secrets
+from collections.abc import AsyncIterator, Sequence
+from types import TracebackType
+from typing import Any
+
+import asyncpg
+
+from provkit.contract import (
+    ActivityId,
+    Capability,
+    Clock,
+    CorruptDataError,
+    ExecutionMetadata,
+    LockLostError,
+    OrchestrationItem,
+    Provider,
+    ProviderError,
+    SystemClock,
+    WorkLease,
+    codec,
+)
+from provkit.contract.events import Event
+from provkit.contract.messages import ActivityExecute, OrchestratorMessage
+from provkit.reference_providers import _pg_lifecycle as lifecycle
+from provkit.reference_providers._pg_connect import DSN_ENV, Target, operation_error
+from provkit.reference_providers._pg_schema import (
+    Statements,
+    check_schema_name,
+    orchestrator_channel,
+    worker_channel,
+)
+from provkit.reference_providers._values import from_blob, ms, to_blob
+from provkit.reference_providers._wakeup import NextWake, Wakeup, long_poll
+
+SCHEMA_ENV = "PROVKIT_POSTGRES_SCHEMA"
+"""When set, ``PostgresFactory`` providers share this schema (kept) instead of scratch ones."""
+
+DEFAULT_POOL_SIZE = 10
+"""Connections a provider's pool may open."""
+
+_CORRUPT_HISTORY = "corrupted by provkit fault injection: not JSON"
+
+_CLOSE_TIMEOUT = 5.0
+"""Seconds ``close`` lets in-flight calls finish before it cuts their connections."""
+
+
+class PostgresProvider:
+    """A ``Provider`` on a PostgreSQL schema: ``connect(dsn, schema=...)``.
+
+    Several provider objects, in one process or many, may share a schema: that is how
+    runtime processes scale out. Declares ``CLOCK`` (``set_clock``), ``FAULT_INJECTION``
+    (``corrupt_history``) and ``LONG_POLL`` (waiting fetches wake on LISTEN/NOTIFY, for work
+    written by any process, and when delayed work or a lock's expiry comes due).
+    """
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        target: Target,
+        schema: str,
+        clock: Clock | None,
+        control: asyncpg.Connection | None = None,
+        scratch: bool = False,
+    ) -> None:
+        self.name = "postgres"
+        self.capabilities = frozenset(
+            {Capability.CLOCK, Capability.FAULT_INJECTION, Capability.LONG_POLL}
+        )
+        self.schema = schema
+        self._pool = pool
+        self._target = target
+        self._sql = Statements(schema)
+        self._clock: Clock = SystemClock() if clock is None else clock
+        self._closed = False
+        # The control connection listens for notifications and, for a scratch schema, holds
+        # its ownership; opened on the first long poll otherwise.
+        self._control = control
+        self._listening = False
+        self._control_lock = asyncio.Lock()
+        self._scratch = scratch
+        self._orchestrator_wakeup = Wakeup()
+        self._worker_wakeup = Wakeup()
+        self._channels = {
+            orchestrator_channel(schema): self._orchestrator_wakeup,
+            worker_channel(schema): self._worker_wakeup,
+        }
+        # Tokens only need to be unique across every process on the schema.
+        self._token_prefix = secrets.token_hex(8) + "-"
+        self._token_serial = itertools.count(1)
+        self._undoing: set[asyncio.Task[None]] = set()
+
+    @classmethod
+    async def connect(
+        cls,
+        dsn: str | None = None,
+        *,
+        schema: str = "provkit",
+        clock: Clock | None = None,
+        pool_size: int = DEFAULT_POOL_SIZE,
+    ) -> PostgresProvider:
+        """A provider on ``schema`` (created if missing) of the server ``dsn`` names.
+
+        ``dsn`` defaults to ``$PROVKIT_POSTGRES_DSN``, else the local server. The schema is
+        kept when the provider closes. A DSN that does not parse raises ``DsnError`` (a
+        ``ValueError``); other failures a ``ProviderError`` whose one-line message names
+        host, port and cause (``TransientError`` if the server is unreachable).
+        """
+        check_schema_name(schema)
+        return await cls._connect(Target.resolve(dsn), schema, clock, pool_size)
+
+    @classmethod
+    async def _connect(
+        cls, target: Target, schema: str, clock: Clock | None, pool_size: int
+    ) -> PostgresProvider:
+        pool = await lifecycle.open_pool(target, pool_size)
+        try:
+            async with pool.acquire() as conn:
+                await lifecycle.ensure_schema(conn, target, schema)
+        except BaseException:
+            pool.terminate()
+            raise
+        return cls(pool, target, schema, clock)
+
+    @classmethod
+    async def connect_scratch(
+        cls,
+        dsn: str | None = None,
+        *,
+        clock: Clock | None = None,
+        pool_size: int = DEFAULT_POOL_SIZE,
+        sweep: bool = False,
+    ) -> PostgresProvider:
+        """A provider on a new scratch schema of its own, dropped when it closes.
+
+        Should the process die first, ``sweep_schemas`` removes the schema; ``sweep=True``
+        sweeps before creating.
+        """
+        return await cls._connect_scratch(Target.resolve(dsn), clock, pool_size, sweep)
+
+    @classmethod
+    async def _connect_scratch(
+        cls, target: Target, clock: Clock | None, pool_size: int, sweep: bool
+    ) -> PostgresProvider:
+        control = await lifecycle.open_connection(target)
+        try:
+            if sweep:
+                await lifecycle.sweep(control, target)
+            schema = await lifecycle.create_scratch(control, target)
+        except BaseException:
+            control.terminate()
+            raise
+        try:
+            pool = await lifecycle.open_pool(target, pool_size)
+        except BaseException:
+            with contextlib.suppress(Exception):
+                await lifecycle.drop_scratch(control, target, schema)
+            control.terminate()
+            raise
+        return cls(pool, target, schema, clock, control=control, scratch=True)
+
+    def set_clock(self, clock: Clock) -> None:
+        """Take "now" from ``clock`` from here on."""
+        self._clock = clock
+
+    def _new_token(self) -> str:
+        return f"{self._token_prefix}{next(self._token_serial):x}"
+
+    async def _call(self, operation: str, query: str, *args: Any) -> Any:
+        """Run one statement; its first row (``None`` if it returned none)."""
+        if self._closed:
+            raise ProviderError(operation, "the provider is closed")
+        try:
+            return await self._pool.fetchrow(query, *args)
+        except Exception as exc:
+            if self._closed:
+                raise ProviderError(operation, "the provider is closed") from exc
+            raise operation_error(operation, exc) from exc
+
+    # -- orchestrator queue --------------------------------------------------------------
+
+    async def enqueue_for_orchestrator(
+        self, item: OrchestratorMessage, delay: float | None = None
+    ) -> None:
+        now = self._clock.now_ms()
+        instance, visible_at, data = _orchestrator_row(
+            item, now + (0 if delay is None else ms(delay))
+        )
+        await self._call(
+            "enqueue_for_orchestrator",
+            self._sql.enqueue_orchestrator,
+            now,
+            instance,
+            visible_at,
+            data,
+        )
+
+    async def fetch_orchestration_item(
+        self, lock_timeout: float, poll_timeout: float = 0.0
+    ) -> OrchestrationItem | None:
+        lock_ms = ms(lock_timeout)
+        waits = poll_timeout > 0
+
+        async def attempt() -> tuple[OrchestrationItem | None, NextWake]:
+            if waits:
+                await self._listen()
+            now, token = self._clock.now_ms(), self._new_token()
+            try:
+                row = await self._call(
+                    "fetch_orchestration_item",
+                    self._sql.fetch_orchestration,
+                    now,
+                    now + lock_ms,
+                    token,
+                    waits,
+                )
+            except asyncio.CancelledError:
+                self._undo(self._forget_orchestration_fetch(token))
+                raise
+            if row is None or row["o_instance"] is None:
+                return None, None if row is None else row["o_next_wake"]
+            return _orchestration_item(row, token), None
+
+        return await long_poll(self._orchestrator_wakeup, attempt, poll_timeout, self._clock)
+
+    async def _forget_orchestration_fetch(self, token: str) -> None:
+        with contextlib.suppress(ProviderError):
+            await self.abandon_orchestration_item(token, None, ignore_attempt=True)
+
+    async def ack_orchestration_item(
+        self,
+        lock_token: str,
+        execution_id: int,
+        history_delta: Sequence[Event],
+        worker_items: Sequence[ActivityExecute],
+        orchestrator_items: Sequence[OrchestratorMessage],
+        metadata: ExecutionMetadata,
+        cancelled_activities: Sequence[ActivityId] = (),
+    ) -> None:
+        now = self._clock.now_ms()
+        work_keys = [item.activity for item in worker_items]
+        orchestrator_rows = [_orchestrator_row(m, now) for m in orchestrator_items]
+        await self._call(
+            "ack_orchestration_item",
+            self._sql.ack_orchestration,
+            now,
+            _lock_token("ack_orchestration_item", lock_token),
+            execution_id,
+            [e.event_id for e in history_delta],
+            [codec.encode_event(e) for e in history_delta],
+            [to_blob(k.instance) for k in work_keys],
+            [k.execution_id for k in work_keys],
+            [k.activity_id for k in work_keys],
+            [codec.encode_message(item) for item in worker_items],
+            [row[0] for row in orchestrator_rows],
+            [row[1] for row in orchestrator_rows],
+            [row[2] for row in orchestrator_rows],
+            [to_blob(a.instance) for a in cancelled_activities],
+            [a.execution_id for a in cancelled_activities],
+            [a.activity_id for a in cancelled_activities],
+            None if metadata.status is None else metadata.status.value,
+            _blob_or_none(metadata.output),
+            _blob_or_none(metadata.orchestration_name),
+            _blob_or_none(metadata.orchestration_version),
+            _blob_or_none(metadata.parent_instance),
+        )
+
+    async def abandon_orchestration_item(
+        self, lock_token: str, delay: float | None = None, ignore_attempt: bool = False
+    ) -> None:
+        now = self._clock.now_ms()
+        visible_at = None if delay is None else now + ms(delay)
+        await self._call(
+            "abandon_orchestration_item",
+            self._sql.abandon_orchestration,
+            now,
+            _lock_token("abandon_orchestration_item", lock_token),
+            visible_at,
+            ignore_attempt,
+        )
+
+    async def renew_orchestration_item_lock(self, lock_token: str, extend_for: float) -> None:
+        now = self._clock.now_ms()
+        renewed = await self._call(
+            "renew_orchestration_item_lock",
+            self._sql.renew_orchestration,
+            now,
+            _lock_token("renew_orchestration_item_lock", lock_token),
+            now + ms(extend_for),
+        )
+        if renewed is None:
+            raise LockLostError("renew_orchestration_item_lock", "no live lock for this token")
+
+    # -- worker queue --------------------------------------------------------------------
+
+    async def enqueue_for_worker(self, item: ActivityExecute) -> None:
+        key = item.activity
+        await self._call(
+            "enqueue_for_worker",
+            self._sql.enqueue_work,
+            to_blob(key.instance),
+            key.execution_id,
+            key.activity_id,
+            self._clock.now_ms(),
+            codec.encode_message(item),
+        )
+
+    async def fetch_work_item(
+        self, lock_timeout: float, poll_timeout: float = 0.0
+    ) -> WorkLease | None:
+        lock_ms = ms(lock_timeout)
+        waits = poll_timeout > 0
+
+        async def attempt() -> tuple[WorkLease | None, NextWake]:
+            if waits:
+                await self._listen()
+            now, token = self._clock.now_ms(), self._new_token()
+            try:
+                row = await self._call(
+                    "fetch_work_item", self._sql.fetch_work, now, now + lock_ms, token, waits
+                )
+            except asyncio.CancelledError:
+                self._undo(self._forget_work_fetch(token))
+                raise
+            if row is None or row["o_token"] is None:
+                return None, None if row is None else row["o_next_wake"]
+            try:
+                item = codec.decode_work_item(row["o_data"])
+            except CorruptDataError as exc:
+                raise CorruptDataError("fetch_work_item", exc.message) from exc
+            lease = WorkLease(
+                item=item, lock_token=row["o_token"], attempt_count=row["o_attempt_count"]
+            )
+            return lease, None
+
+        return await long_poll(self._worker_wakeup, attempt, poll_timeout, self._clock)
+
+    async def _forget_work_fetch(self, token: str) -> None:
+        with contextlib.suppress(ProviderError):
+            await self._call(
+                "forget_work_fetch", self._sql.forget_work, self._clock.now_ms(), token
+            )
+
+    async def ack_work_item(self, lock_token: str, completion: OrchestratorMessage | None) -> None:
+        now = self._clock.now_ms()
+        instance, visible_at, data = (
+            (None, None, None) if completion is None else _orchestrator_row(completion, now)
+        )
+        await self._call(
+            "ack_work_item",
+            self._sql.ack_work,
+            now,
+            _leased_row("ack_work_item", lock_token),
+            lock_token,
+            instance,
+            visible_at,
+            data,
+        )
+
+    async def abandon_work_item(
+        self, lock_token: str, delay: float | None = None, ignore_attempt: bool = False
+    ) -> None:
+        now = self._clock.now_ms()
+        await self._call(
+            "abandon_work_item",
+            self._sql.abandon_work,
+            now,
+            _leased_row("abandon_work_item", lock_token),
+            lock_token,
+            now + (0 if delay is None else ms(delay)),
+            ignore_attempt,
+        )
+
+    async def renew_work_item_lock(self, lock_token: str, extend_for: float) -> None:
+        now = self._clock.now_ms()
+        renewed = await self._call(
+            "renew_work_item_lock",
+            self._sql.renew_work,
+            now,
+            _leased_row("renew_work_item_lock", lock_token),
+            lock_token,
+            now + ms(extend_for),
+        )
+        if renewed is None:
+            raise LockLostError("renew_work_item_lock", "no live lease for this token")
+
+    # -- history -------------------------------------------------------------------------
+
+    async def read(self, instance: str) -> list[Event]:
+        row = await self._call("read", self._sql.read_latest, to_blob(instance))
+        return _history("read", instance, row[0])
+
+    async def read_execution(self, instance: str, execution_id: int) -> list[Event]:
+        row = await self._call(
+            "read_execution", self._sql.read_execution, to_blob(instance), execution_id
+        )
+        return _history("read_execution", instance, row[0])
+
+    async def list_executions(self, instance: str) -> list[int]:
+        row = await self._call("list_executions", self._sql.list_executions, to_blob(instance))
+        return list(row[0] or [])
+
+    async def append_history(
+        self, instance: str, execution_id: int, events: Sequence[Event]
+    ) -> None:
+        if not events:
+            return
+        await self._call(
+            "append_history",
+            self._sql.append_history,
+            to_blob(instance),
+            execution_id,
+            [e.event_id for e in events],
+            [codec.encode_event(e) for e in events],
+        )
+
+    async def corrupt_history(self, instance: str, execution_id: int) -> None:
+        """Overwrite that execution's stored history with text the codec cannot decode."""
+        await self._call(
+            "corrupt_history",
+            self._sql.corrupt_history,
+            to_blob(instance),
+            execution_id,
+            _CORRUPT_HISTORY,
+        )
+
+    # -- notifications -------------------------------------------------------------------
+
+    async def _listen(self) -> None:
+        """Make sure the control connection LISTENs, (re)connecting it if needed."""
+        if self._listening:
+            return
+        async with self._control_lock:
+            if self._listening:
+                return
+            if self._closed:
+                raise ProviderError("fetch", "the provider is closed")
+            control = self._control
+            if control is None or control.is_closed():
+                control = self._control = await lifecycle.open_connection(self._target)
+            try:
+                for channel in self._channels:
+                    await control.add_listener(channel, self._notified)
+            except Exception as exc:
+                raise operation_error("fetch", exc) from exc
+            control.add_termination_listener(self._control_lost)
+            self._listening = True
+
+    def _notified(self, conn: object, pid: int, channel: str, payload: str) -> None:
+        wakeup = self._channels.get(channel)
+        if wakeup is not None:
+            wakeup.notify(int(payload) if payload.isdigit() else 1)
+
+    def _control_lost(self, conn: object) -> None:
+        # Notifications may have been missed: every waiter looks again (and reconnects).
+        self._listening = False
+        self._orchestrator_wakeup.notify_all()
+        self._worker_wakeup.notify_all()
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def _undo(self, work: Any) -> None:
+        # A fetch cancelled while its statement was in flight may still have taken a lock;
+        # release it now instead of leaving it to expire.
+        task = asyncio.get_running_loop().create_task(work)
+        self._undoing.add(task)
+        task.add_done_callback(self._undoing.discard)
+
+    async def close(self) -> None:
+        """Close the pool (and drop a scratch schema); later calls raise. Idempotent."""
+        if self._closed:
+            return
+        await asyncio.gather(*self._undoing, return_exceptions=True)
+        self._closed = True
+        self._orchestrator_wakeup.notify_all()
+        self._worker_wakeup.notify_all()
+        try:
+            await asyncio.wait_for(self._pool.close(), _CLOSE_TIMEOUT)
+        except Exception:
+            self._pool.terminate()
+        control, self._control = self._control, None
+        if control is None:
+            return
+        try:
+            if self._scratch and not control.is_closed():
+                await lifecycle.drop_scratch(control, self._target, self.schema)
+        finally:
+            await control.close()
+
+    async def __aenter__(self) -> PostgresProvider:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+def _orchestrator_row(message: OrchestratorMessage, now: int) -> tuple[bytes, int, str]:
+    at = message.visible_at_ms
+    return (
+        to_blob(message.instance),
+        now if at is None else max(now, at),
+        codec.encode_message(message),
+    )
+
+
+def _blob_or_none(text: str | None) -> bytes | None:
+    return None if text is None else to_blob(text)
+
+
+_LOCK_TOKEN = re.compile(r"[0-9a-f]{16}-[0-9a-f]{1,16}")
+_LEASE_TOKEN = re.compile(r"([0-9]{1,18})\.[0-9a-f]{16}-[0-9a-f]{1,16}")
+
+
+def _lock_token(operation: str, token: str) -> str:
+    """``token`` if a provider on this schema could have issued it, else ``LockLostError``.
+
+    Checked here, so text the server cannot even store (NUL) never reaches it.
+    """
+    if not _LOCK_TOKEN.fullmatch(token):
+        raise LockLostError(operation, "the lock token is not held")
+    return token
+
+
+def _leased_row(operation: str, token: str) -> int:
+    """The row id a lease token names, or ``LockLostError`` for one no provider issued."""
+    match = _LEASE_TOKEN.fullmatch(token)
+    if match is None:
+        raise LockLostError(operation, "the lease token is not held")
+    return int(match[1])
+
+
+def _orchestration_item(row: Any, token: str) -> OrchestrationItem:
+    instance = from_blob(row["o_instance"])
+    try:
+        messages = [codec.decode_orchestrator_message(text) for text in row["o_messages"]]
+    except CorruptDataError as exc:
+        raise CorruptDataError(
+            "fetch_orchestration_item", f"queued message of {instance!r}: {exc.message}"
+        ) from exc
+    execution_id: int = row["o_execution_id"]
+    history: list[Event] = []
+    history_error = None
+    try:
+        history = [codec.decode_event(text) for text in row["o_history"] or ()]
+    except CorruptDataError as exc:
+        history_error = f"execution {execution_id} of {instance!r}: {exc.message}"
+    name, version = row["o_name"], row["o_version"]
+    return OrchestrationItem(
+        instance=instance,
+        orchestration_name=None if name is None else from_blob(name),
+        version=None if version is None else from_blob(version),
+        execution_id=execution_id,
+        history=history,
+        messages=messages,
+        lock_token=token,
+        attempt_count=row["o_attempt_count"],
+        history_error=history_error,
+    )
+
+
+def _history(operation: str, instance: str, texts: list[str] | None) -> list[Event]:
+    try:
+        return [codec.decode_event(text) for text in texts or ()]
+    except CorruptDataError as exc:
+        raise CorruptDataError(operation, f"history of {instance!r}: {exc.message}") from exc
+
+
+class PostgresFactory:
+    """``ProviderFactory`` for the ``postgres`` shortcut.
+
+    The server is ``dsn``, else ``$PROVKIT_POSTGRES_DSN``, else the local one
+    (postgresql://postgres@127.0.0.1:5432/test). Each provider gets a scratch schema of its
+    own, dropped when it is disposed of (or closed); the first one sweeps away scratch
+    schemas left by runs that were killed. With ``schema`` (or ``$PROVKIT_POSTGRES_SCHEMA``)
+    every provider shares that schema instead and it is kept: several runtime processes on
+    one store.
+    """
+
+    def __init__(
+        self,
+        dsn: str | None = None,
+        *,
+        schema: str | None = None,
+        pool_size: int = DEFAULT_POOL_SIZE,
+    ) -> None:
+        self._target = Target.resolve(dsn)
+        self._schema = schema if schema is not None else os.environ.get(SCHEMA_ENV) or None
+        if self._schema is not None:
+            check_schema_name(self._schema)
+        self._pool_size = pool_size
+        self._swept = False
+
+    async def create_provider(self) -> Provider:
+        if self._schema is not None:
+            return await PostgresProvider._connect(
+                self._target, self._schema, None, self._pool_size
+            )
+        provider = await PostgresProvider._connect_scratch(
+            self._target, None, self._pool_size, not self._swept
+        )
+        self._swept = True
+        return provider
+
+    async def dispose_provider(self, provider: Provider) -> None:
+        await provider.close()
+
+
+async def sweep_schemas(dsn: str | None = None) -> list[str]:
+    """Drop the scratch schemas whose owner is gone (a killed run); returns their names."""
+    target = Target.resolve(dsn)
+    conn = await lifecycle.open_connection(target)
+    try:
+        return await lifecycle.sweep(conn, target)
+    finally:
+        await conn.close()
+
+
+@contextlib.asynccontextmanager
+async def scratch_schema(dsn: str | None = None) -> AsyncIterator[str]:
+    """A new scratch schema for the duration of the block, e.g. for several processes.
+
+    Providers on it come from ``PostgresProvider.connect(schema=name)`` or ``PostgresFactory``
+    with ``$PROVKIT_POSTGRES_SCHEMA`` set to the name. Dropped when the block ends, or by a
+    later sweep should this process be killed.
+    """
+    target = Target.resolve(dsn)
+    conn = await lifecycle.open_connection(target)
+    try:
+        schema = await lifecycle.create_scratch(conn, target)
+        try:
+            yield schema
+        finally:
+            await lifecycle.drop_scratch(conn, target, schema)
+    finally:
+        await conn.close()
+
+
+__all__ = [
+    "DSN_ENV",
+    "SCHEMA_ENV",
+    "PostgresFactory",
+    "PostgresProvider",
+    "scratch_schema",
+    "sweep_schemas",
+]
