@@ -18,11 +18,20 @@ import asyncpg
 
 from provkit.contract import (
     DuplicateEventError,
+    InstanceRunningError,
     LockLostError,
+    NotFoundError,
+    NotRootError,
     ProviderError,
     TransientError,
 )
-from provkit.reference_providers._pg_schema import HISTORY_KEY, LOCK_LOST
+from provkit.reference_providers._pg_schema import (
+    HISTORY_KEY,
+    INSTANCE_RUNNING,
+    LOCK_LOST,
+    NOT_FOUND,
+    NOT_ROOT,
+)
 
 DSN_ENV = "PROVKIT_POSTGRES_DSN"
 """Environment variable naming the server the ``postgres`` shortcut uses."""
@@ -44,6 +53,15 @@ _TRANSIENT_STATES = frozenset(
         "55006",  # object_in_use
     }
 )
+
+
+_RAISED: dict[str, type[ProviderError]] = {
+    LOCK_LOST: LockLostError,
+    NOT_FOUND: NotFoundError,
+    NOT_ROOT: NotRootError,
+    INSTANCE_RUNNING: InstanceRunningError,
+}
+"""The errors the provider's functions raise on purpose, by SQLSTATE."""
 
 
 class DsnError(ValueError):
@@ -160,8 +178,9 @@ def operation_error(operation: str, exc: BaseException) -> ProviderError:
     if isinstance(exc, asyncpg.PostgresError):
         state: str = exc.sqlstate or ""
         text = _first_line(exc)
-        if state == LOCK_LOST:
-            return LockLostError(operation, text)
+        raised = _RAISED.get(state)
+        if raised is not None:
+            return raised(operation, text)
         if isinstance(exc, asyncpg.UniqueViolationError) and (exc.constraint_name == HISTORY_KEY):
             return DuplicateEventError(
                 operation, "an event id is already stored for that execution or repeated"
@@ -173,8 +192,6 @@ def operation_error(operation: str, exc: BaseException) -> ProviderError:
                 operation, f"postgres {state}: {text} (was the provider's schema dropped?)"
             )
         return ProviderError(operation, f"postgres {state}: {text}")
-    if isinstance(exc, asyncpg.exceptions.ConnectionDoesNotExistError):
-        return TransientError(operation, f"connection lost: {_first_line(exc)}")
     if isinstance(exc, TimeoutError | OSError):
         return TransientError(operation, f"{type(exc).__name__}: {_first_line(exc)}")
     if isinstance(exc, asyncpg.exceptions.InterfaceError) and "closed" in str(exc):

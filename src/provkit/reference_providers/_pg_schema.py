@@ -19,6 +19,15 @@ SCHEMA_COMMENT = "provkit provider store, schema version "
 LOCK_LOST = "PK001"
 """SQLSTATE the functions raise for a lock token that is not live."""
 
+NOT_FOUND = "PK002"
+"""SQLSTATE the functions raise for an instance without a record."""
+
+NOT_ROOT = "PK003"
+"""SQLSTATE a deletion raises for a sub-orchestration."""
+
+INSTANCE_RUNNING = "PK004"
+"""SQLSTATE a deletion without force raises for a running tree member."""
+
 HISTORY_KEY = "history_event_key"
 """Name of history's primary key: a violation is a duplicate event id."""
 
@@ -47,36 +56,48 @@ def worker_channel(schema: str) -> str:
     return f"{schema}.worker"
 
 
-def _lock_seed(schema: str) -> int:
-    # Instance keys are advisory locks, which are database-wide: the seed keeps two schemas'
-    # instances of the same name apart.
-    return int.from_bytes(hashlib.sha256(schema.encode()).digest()[:7], "big")
+def _seed(schema: str, purpose: str) -> int:
+    # Advisory locks are database-wide: keys derived from the schema name keep two schemas'
+    # instances of the same name (and their tree locks) apart.
+    digest = hashlib.sha256(f"{purpose}:{schema}".encode()).digest()
+    return int.from_bytes(digest[:7], "big")
 
 
 def create_script(schema: str) -> str:
     """The statements that create ``schema`` with its tables and functions (one script)."""
     check_schema_name(schema)
-    return (
-        _SCRIPT.replace("{s}", schema)
-        .replace("{seed}", str(_lock_seed(schema)))
-        .replace("{comment}", SCHEMA_COMMENT)
-        .replace("{version}", str(SCHEMA_VERSION))
-        .replace("{lock_lost}", LOCK_LOST)
-        .replace("{history_key}", HISTORY_KEY)
-        .replace("{orchestrator_channel}", orchestrator_channel(schema))
-        .replace("{worker_channel}", worker_channel(schema))
-    )
+    values = {
+        "s": schema,
+        "seed": str(_seed(schema, "instance")),
+        "tree_key": str(_seed(schema, "tree")),
+        "comment": SCHEMA_COMMENT,
+        "version": str(SCHEMA_VERSION),
+        "lock_lost": LOCK_LOST,
+        "not_found": NOT_FOUND,
+        "not_root": NOT_ROOT,
+        "instance_running": INSTANCE_RUNNING,
+        "history_key": HISTORY_KEY,
+        "orchestrator_channel": orchestrator_channel(schema),
+        "worker_channel": worker_channel(schema),
+    }
+    script = _SCRIPT
+    for name, value in values.items():
+        script = script.replace("{" + name + "}", value)
+    return script
 
 
-# Raw strings (ids, names, outputs) are bytea, holding the UTF-8 of any Python string (lone
-# surrogates too), as the SQLite provider keeps them; events and messages are the codec's
-# ASCII JSON text.
+# Raw strings (ids, names, outputs, queue names) are bytea holding the UTF-8 of any Python
+# string (lone surrogates too), as the SQLite provider keeps them; events and messages are the
+# codec's ASCII JSON text; times are epoch ms from the provider's clock.
 #
-# Concurrency. Everything that changes an instance's lock row or its batch takes the
-# instance's advisory key first (transaction-scoped): acks, abandons and deletions wait for
-# it, a fetch only tries it and moves on to the next candidate when it is taken. So fetchers
-# never wait for each other, and an instance is claimed by one upsert that replaces only an
-# expired lock. Worker items are claimed with FOR UPDATE SKIP LOCKED.
+# Concurrency. Everything that changes an instance's lock row, its batch or its executions
+# takes the instance's advisory key first (transaction-scoped): acks, abandons, prunes and
+# deletions wait for it, a fetch only tries it and moves on to the next candidate when it is
+# taken. So fetchers never wait for each other, and an instance is claimed by one upsert that
+# replaces only an expired lock. Worker items are claimed with FOR UPDATE SKIP LOCKED.
+# Deletions hold the schema's tree key exclusively, acks that write a record naming a parent
+# hold it shared: a tree cannot gain a member while it is deleted. Tree key before instance
+# keys, instance keys in sorted order: no lock cycles.
 #
 # While a worker item is leased its visible_at is the lease expiry: "fetchable" and "lease
 # expired" are then one condition, visible_at <= now.
@@ -88,14 +109,19 @@ CREATE TABLE {s}.instances (
     instance bytea PRIMARY KEY,
     name bytea NOT NULL,
     version bytea,
-    parent_instance bytea
+    parent_instance bytea,
+    created_at bigint NOT NULL,
+    updated_at bigint NOT NULL
 );
+CREATE INDEX instances_parent ON {s}.instances (parent_instance);
 
 CREATE TABLE {s}.executions (
     instance bytea NOT NULL,
     execution_id bigint NOT NULL,
     status text NOT NULL,
     output bytea,
+    started_at bigint NOT NULL,
+    completed_at bigint,
     PRIMARY KEY (instance, execution_id)
 );
 
@@ -129,21 +155,29 @@ CREATE TABLE {s}.worker_queue (
     instance bytea NOT NULL,
     execution_id bigint NOT NULL,
     activity_id bigint NOT NULL,
+    queue bytea NOT NULL,
     visible_at bigint NOT NULL,
     token text,
     attempt_count integer NOT NULL DEFAULT 0,
     data text NOT NULL
 ) WITH (fillfactor = 80);
 CREATE INDEX worker_queue_activity ON {s}.worker_queue (instance, execution_id, activity_id);
+CREATE INDEX worker_queue_queue ON {s}.worker_queue (queue, id);
 
 CREATE FUNCTION {s}.instance_key(p_instance bytea) RETURNS bigint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
 AS $$ SELECT hashtextextended(encode(p_instance, 'hex'), {seed}) $$;
 
-CREATE FUNCTION {s}.lock_lost(p_what text) RETURNS void LANGUAGE plpgsql AS $$
+CREATE FUNCTION {s}.fail(p_state text, p_what text) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-    RAISE EXCEPTION '%', p_what USING ERRCODE = '{lock_lost}';
+    RAISE EXCEPTION '%', p_what USING ERRCODE = p_state;
 END $$;
+
+CREATE FUNCTION {s}.current_status(p_instance bytea) RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT e.status FROM {s}.executions e WHERE e.instance = p_instance
+    ORDER BY e.execution_id DESC LIMIT 1
+$$;
 
 CREATE FUNCTION {s}.enqueue_orchestrator(
     p_now bigint, p_instance bytea, p_visible_at bigint, p_data text
@@ -224,11 +258,31 @@ BEGIN
     RETURN NEXT;
 END $$;
 
+-- Removes everything of the given instances; the caller holds their keys.
+CREATE FUNCTION {s}.remove_instances(
+    p_instances bytea[],
+    OUT o_instances bigint, OUT o_executions bigint, OUT o_events bigint,
+    OUT o_orchestrator_messages bigint, OUT o_worker_items bigint
+) LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM {s}.instances i WHERE i.instance = ANY (p_instances);
+    GET DIAGNOSTICS o_instances = ROW_COUNT;
+    DELETE FROM {s}.executions e WHERE e.instance = ANY (p_instances);
+    GET DIAGNOSTICS o_executions = ROW_COUNT;
+    DELETE FROM {s}.history h WHERE h.instance = ANY (p_instances);
+    GET DIAGNOSTICS o_events = ROW_COUNT;
+    DELETE FROM {s}.orchestrator_queue q WHERE q.instance = ANY (p_instances);
+    GET DIAGNOSTICS o_orchestrator_messages = ROW_COUNT;
+    DELETE FROM {s}.worker_queue w WHERE w.instance = ANY (p_instances);
+    GET DIAGNOSTICS o_worker_items = ROW_COUNT;
+    DELETE FROM {s}.instance_locks l WHERE l.instance = ANY (p_instances);
+END $$;
+
 CREATE FUNCTION {s}.ack_orchestration(
     p_now bigint, p_token text, p_execution_id bigint,
     p_event_ids bigint[], p_events text[],
     p_work_instances bytea[], p_work_executions bigint[], p_work_activities bigint[],
-    p_work_data text[],
+    p_work_queues bytea[], p_work_data text[],
     p_orch_instances bytea[], p_orch_visible_at bigint[], p_orch_data text[],
     p_cancel_instances bytea[], p_cancel_executions bigint[], p_cancel_activities bigint[],
     p_status text, p_output bytea, p_name bytea, p_version bytea, p_parent bytea
@@ -240,39 +294,61 @@ DECLARE
 BEGIN
     SELECT l.instance INTO v_instance FROM {s}.instance_locks l WHERE l.token = p_token;
     IF NOT FOUND THEN
-        PERFORM {s}.lock_lost('the lock token is not held');
+        PERFORM {s}.fail('{lock_lost}', 'the lock token is not held');
+    END IF;
+    IF p_name IS NOT NULL AND p_parent IS NOT NULL THEN
+        PERFORM pg_advisory_xact_lock_shared({tree_key});
     END IF;
     PERFORM pg_advisory_xact_lock({s}.instance_key(v_instance));
     DELETE FROM {s}.instance_locks l WHERE l.token = p_token RETURNING l.locked_until
     INTO v_until;
     IF NOT FOUND THEN
-        PERFORM {s}.lock_lost('the lock token is not held');
+        PERFORM {s}.fail('{lock_lost}', 'the lock token is not held');
     ELSIF v_until <= p_now THEN
-        PERFORM {s}.lock_lost('the instance lock expired');
+        PERFORM {s}.fail('{lock_lost}', 'the instance lock expired');
+    END IF;
+    IF p_name IS NOT NULL AND p_parent IS NOT NULL AND NOT EXISTS (
+        SELECT 1 FROM {s}.instances i WHERE i.instance = p_parent
+    ) THEN
+        -- The parent was deleted: the child must not outlive it.
+        PERFORM {s}.remove_instances(ARRAY[v_instance]);
+        RETURN;
     END IF;
     DELETE FROM {s}.orchestrator_queue q
     WHERE q.instance = v_instance AND q.batch_token = p_token;
     IF p_name IS NOT NULL THEN
-        INSERT INTO {s}.instances AS i (instance, name, version, parent_instance)
-        VALUES (v_instance, p_name, p_version, p_parent)
+        INSERT INTO {s}.instances AS i
+            (instance, name, version, parent_instance, created_at, updated_at)
+        VALUES (v_instance, p_name, p_version, p_parent, p_now, p_now)
         ON CONFLICT (instance) DO UPDATE SET
             name = excluded.name, version = excluded.version,
-            parent_instance = excluded.parent_instance;
+            parent_instance = excluded.parent_instance, updated_at = p_now;
+    ELSE
+        UPDATE {s}.instances i SET updated_at = p_now WHERE i.instance = v_instance;
     END IF;
-    INSERT INTO {s}.executions AS e (instance, execution_id, status, output)
-    VALUES (v_instance, p_execution_id, COALESCE(p_status, 'Running'), p_output)
+    INSERT INTO {s}.executions AS e
+        (instance, execution_id, status, output, started_at, completed_at)
+    VALUES (
+        v_instance, p_execution_id, COALESCE(p_status, 'Running'), p_output, p_now,
+        CASE WHEN COALESCE(p_status, 'Running') = 'Running' THEN NULL ELSE p_now END)
     ON CONFLICT (instance, execution_id) DO UPDATE SET
-        status = COALESCE(p_status, e.status), output = COALESCE(p_output, e.output);
+        status = COALESCE(p_status, e.status),
+        output = COALESCE(p_output, e.output),
+        completed_at = CASE WHEN p_status IS NULL THEN e.completed_at
+                            WHEN p_status = 'Running' THEN NULL
+                            ELSE p_now END;
     IF cardinality(p_event_ids) > 0 THEN
         INSERT INTO {s}.history (instance, execution_id, event_id, data)
         SELECT v_instance, p_execution_id, d.event_id, d.data
         FROM unnest(p_event_ids, p_events) AS d (event_id, data);
     END IF;
     IF cardinality(p_work_data) > 0 THEN
-        INSERT INTO {s}.worker_queue (instance, execution_id, activity_id, visible_at, data)
-        SELECT w.instance, w.execution_id, w.activity_id, p_now, w.data
-        FROM unnest(p_work_instances, p_work_executions, p_work_activities, p_work_data)
-            WITH ORDINALITY AS w (instance, execution_id, activity_id, data, n)
+        INSERT INTO {s}.worker_queue
+            (instance, execution_id, activity_id, queue, visible_at, data)
+        SELECT w.instance, w.execution_id, w.activity_id, w.queue, p_now, w.data
+        FROM unnest(p_work_instances, p_work_executions, p_work_activities, p_work_queues,
+                    p_work_data)
+            WITH ORDINALITY AS w (instance, execution_id, activity_id, queue, data, n)
         ORDER BY w.n;
     END IF;
     IF cardinality(p_cancel_instances) > 0 THEN
@@ -315,15 +391,15 @@ DECLARE
 BEGIN
     SELECT l.instance INTO v_instance FROM {s}.instance_locks l WHERE l.token = p_token;
     IF NOT FOUND THEN
-        PERFORM {s}.lock_lost('the lock token is not held');
+        PERFORM {s}.fail('{lock_lost}', 'the lock token is not held');
     END IF;
     PERFORM pg_advisory_xact_lock({s}.instance_key(v_instance));
     DELETE FROM {s}.instance_locks l WHERE l.token = p_token RETURNING l.locked_until
     INTO v_until;
     IF NOT FOUND THEN
-        PERFORM {s}.lock_lost('the lock token is not held');
+        PERFORM {s}.fail('{lock_lost}', 'the lock token is not held');
     ELSIF v_until <= p_now THEN
-        PERFORM {s}.lock_lost('the instance lock expired');
+        PERFORM {s}.fail('{lock_lost}', 'the instance lock expired');
     END IF;
     UPDATE {s}.orchestrator_queue q SET
         batch_token = NULL,
@@ -334,29 +410,40 @@ BEGIN
     PERFORM pg_notify('{orchestrator_channel}', '1');
 END $$;
 
+-- p_queues NULL: every task queue. A lease token is "<row id>.<unique part>": ack, renew
+-- and abandon find the row by its primary key.
 CREATE FUNCTION {s}.fetch_work(
-    p_now bigint, p_until bigint, p_token text, p_want_wake boolean
-) RETURNS TABLE (o_token text, o_attempt_count integer, o_data text, o_next_wake bigint)
-LANGUAGE plpgsql AS $$
+    p_now bigint, p_until bigint, p_token text, p_want_wake boolean, p_queues bytea[]
+) RETURNS TABLE (
+    o_token text, o_attempt_count integer, o_data text, o_instance bytea,
+    o_execution_id bigint, o_activity_id bigint, o_queue bytea, o_next_wake bigint
+) LANGUAGE plpgsql AS $$
+DECLARE
+    v_id bigint;
 BEGIN
-    -- A lease token is "<row id>.<unique part>": ack, renew and abandon find the row by its
-    -- primary key.
-    UPDATE {s}.worker_queue w SET
-        token = w.id || '.' || p_token,
-        visible_at = p_until,
-        attempt_count = w.attempt_count + 1
-    WHERE w.id = (
-        SELECT c.id FROM {s}.worker_queue c
+    IF p_queues IS NULL THEN
+        SELECT c.id INTO v_id FROM {s}.worker_queue c
         WHERE c.visible_at <= p_now
-        ORDER BY c.id
-        LIMIT 1
-        FOR UPDATE SKIP LOCKED)
-    RETURNING w.token, w.attempt_count, w.data INTO o_token, o_attempt_count, o_data;
-    IF FOUND THEN
+        ORDER BY c.id LIMIT 1 FOR UPDATE SKIP LOCKED;
+    ELSE
+        SELECT c.id INTO v_id FROM {s}.worker_queue c
+        WHERE c.visible_at <= p_now AND c.queue = ANY (p_queues)
+        ORDER BY c.id LIMIT 1 FOR UPDATE SKIP LOCKED;
+    END IF;
+    IF v_id IS NOT NULL THEN
+        UPDATE {s}.worker_queue w SET
+            token = w.id || '.' || p_token,
+            visible_at = p_until,
+            attempt_count = w.attempt_count + 1
+        WHERE w.id = v_id
+        RETURNING w.token, w.attempt_count, w.data, w.instance, w.execution_id,
+                  w.activity_id, w.queue
+        INTO o_token, o_attempt_count, o_data, o_instance, o_execution_id, o_activity_id,
+             o_queue;
         RETURN NEXT;
     ELSIF p_want_wake THEN
-        SELECT min(w.visible_at) INTO o_next_wake
-        FROM {s}.worker_queue w WHERE w.visible_at > p_now;
+        SELECT min(w.visible_at) INTO o_next_wake FROM {s}.worker_queue w
+        WHERE w.visible_at > p_now AND (p_queues IS NULL OR w.queue = ANY (p_queues));
         RETURN NEXT;
     END IF;
 END $$;
@@ -369,7 +456,7 @@ BEGIN
     DELETE FROM {s}.worker_queue w
     WHERE w.id = p_id AND w.token = p_token AND w.visible_at > p_now;
     IF NOT FOUND THEN
-        PERFORM {s}.lock_lost('no live lease for this token');
+        PERFORM {s}.fail('{lock_lost}', 'no live lease for this token');
     END IF;
     IF p_data IS NOT NULL THEN
         PERFORM {s}.enqueue_orchestrator(p_now, p_instance, p_visible_at, p_data);
@@ -387,17 +474,18 @@ BEGIN
                              ELSE w.attempt_count END
     WHERE w.id = p_id AND w.token = p_token AND w.visible_at > p_now;
     IF NOT FOUND THEN
-        PERFORM {s}.lock_lost('the lease token is not held');
+        PERFORM {s}.fail('{lock_lost}', 'no live lease for this token');
     END IF;
     PERFORM pg_notify('{worker_channel}', '1');
 END $$;
 
 CREATE FUNCTION {s}.append_history(
-    p_instance bytea, p_execution_id bigint, p_event_ids bigint[], p_events text[]
+    p_now bigint, p_instance bytea, p_execution_id bigint, p_event_ids bigint[],
+    p_events text[]
 ) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO {s}.executions (instance, execution_id, status)
-    VALUES (p_instance, p_execution_id, 'Running')
+    INSERT INTO {s}.executions (instance, execution_id, status, started_at)
+    VALUES (p_instance, p_execution_id, 'Running', p_now)
     ON CONFLICT (instance, execution_id) DO NOTHING;
     INSERT INTO {s}.history (instance, execution_id, event_id, data)
     SELECT p_instance, p_execution_id, d.event_id, d.data
@@ -405,11 +493,11 @@ BEGIN
 END $$;
 
 CREATE FUNCTION {s}.corrupt_history(
-    p_instance bytea, p_execution_id bigint, p_garbage text
+    p_now bigint, p_instance bytea, p_execution_id bigint, p_garbage text
 ) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO {s}.executions (instance, execution_id, status)
-    VALUES (p_instance, p_execution_id, 'Running')
+    INSERT INTO {s}.executions (instance, execution_id, status, started_at)
+    VALUES (p_instance, p_execution_id, 'Running', p_now)
     ON CONFLICT (instance, execution_id) DO NOTHING;
     UPDATE {s}.history h SET data = p_garbage
     WHERE h.instance = p_instance AND h.execution_id = p_execution_id;
@@ -418,6 +506,105 @@ BEGIN
         INSERT INTO {s}.history (instance, execution_id, event_id, data)
         VALUES (p_instance, p_execution_id, 0, p_garbage);
     END IF;
+END $$;
+
+-- The tree of p_root (members' records name a member as parent), keys taken in order.
+CREATE FUNCTION {s}.lock_trees(p_roots bytea[]) RETURNS bytea[]
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_tree bytea[];
+BEGIN
+    WITH RECURSIVE tree (instance) AS (
+        SELECT r FROM unnest(p_roots) AS r
+        UNION
+        SELECT i.instance FROM {s}.instances i JOIN tree t ON i.parent_instance = t.instance)
+    SELECT COALESCE(array_agg(t.instance ORDER BY t.instance), '{}') INTO v_tree FROM tree t;
+    PERFORM pg_advisory_xact_lock({s}.instance_key(m))
+    FROM unnest(v_tree) AS m ORDER BY m;
+    RETURN v_tree;
+END $$;
+
+CREATE FUNCTION {s}.delete_instance(
+    p_instance bytea, p_force boolean,
+    OUT o_instances bigint, OUT o_executions bigint, OUT o_events bigint,
+    OUT o_orchestrator_messages bigint, OUT o_worker_items bigint
+) LANGUAGE plpgsql AS $$
+DECLARE
+    v_parent bytea;
+    v_tree bytea[];
+BEGIN
+    PERFORM pg_advisory_xact_lock({tree_key});
+    SELECT i.parent_instance INTO v_parent FROM {s}.instances i WHERE i.instance = p_instance;
+    IF NOT FOUND THEN
+        PERFORM {s}.fail('{not_found}', 'the instance has no record');
+    END IF;
+    IF EXISTS (SELECT 1 FROM {s}.instances i WHERE i.instance = v_parent) THEN
+        PERFORM {s}.fail('{not_root}', 'the instance is a sub-orchestration: delete its root');
+    END IF;
+    v_tree := {s}.lock_trees(ARRAY[p_instance]);
+    IF NOT p_force AND EXISTS (
+        SELECT 1 FROM unnest(v_tree) AS m WHERE {s}.current_status(m) = 'Running'
+    ) THEN
+        PERFORM {s}.fail('{instance_running}', 'an instance of the tree is running');
+    END IF;
+    SELECT * INTO o_instances, o_executions, o_events, o_orchestrator_messages,
+                  o_worker_items
+    FROM {s}.remove_instances(v_tree);
+END $$;
+
+CREATE FUNCTION {s}.delete_instances(
+    p_ids bytea[], p_completed_before bigint, p_limit integer,
+    OUT o_instances bigint, OUT o_executions bigint, OUT o_events bigint,
+    OUT o_orchestrator_messages bigint, OUT o_worker_items bigint
+) LANGUAGE plpgsql AS $$
+DECLARE
+    v_roots bytea[];
+BEGIN
+    PERFORM pg_advisory_xact_lock({tree_key});
+    SELECT COALESCE(array_agg(r.instance), '{}') INTO v_roots FROM (
+        SELECT i.instance FROM {s}.instances i
+        CROSS JOIN LATERAL (
+            SELECT e.status, e.completed_at FROM {s}.executions e
+            WHERE e.instance = i.instance ORDER BY e.execution_id DESC LIMIT 1) cur
+        WHERE cur.status <> 'Running'
+          AND NOT EXISTS (SELECT 1 FROM {s}.instances p WHERE p.instance = i.parent_instance)
+          AND (p_ids IS NULL OR i.instance = ANY (p_ids))
+          AND (p_completed_before IS NULL OR cur.completed_at < p_completed_before)
+        ORDER BY i.instance
+        LIMIT p_limit) r;
+    SELECT * INTO o_instances, o_executions, o_events, o_orchestrator_messages,
+                  o_worker_items
+    FROM {s}.remove_instances({s}.lock_trees(v_roots));
+END $$;
+
+CREATE FUNCTION {s}.prune_executions(
+    p_instance bytea, p_keep_last integer, p_completed_before bigint,
+    OUT o_executions bigint, OUT o_events bigint
+) LANGUAGE plpgsql AS $$
+DECLARE
+    v_pruned bigint[];
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM {s}.instances i WHERE i.instance = p_instance) THEN
+        PERFORM {s}.fail('{not_found}', 'the instance has no record');
+    END IF;
+    PERFORM pg_advisory_xact_lock({s}.instance_key(p_instance));
+    -- The current execution is the highest one: always among those kept.
+    WITH kept AS (
+        SELECT e.execution_id FROM {s}.executions e WHERE e.instance = p_instance
+        ORDER BY e.execution_id DESC
+        LIMIT GREATEST(COALESCE(p_keep_last, 1), 1)),
+    pruned AS (
+        DELETE FROM {s}.executions e
+        WHERE e.instance = p_instance
+          AND e.status <> 'Running'
+          AND e.execution_id NOT IN (SELECT k.execution_id FROM kept k)
+          AND (p_completed_before IS NULL OR e.completed_at < p_completed_before)
+        RETURNING e.execution_id)
+    SELECT COALESCE(array_agg(p.execution_id), '{}') INTO v_pruned FROM pruned p;
+    o_executions := cardinality(v_pruned);
+    DELETE FROM {s}.history h
+    WHERE h.instance = p_instance AND h.execution_id = ANY (v_pruned);
+    GET DIAGNOSTICS o_events = ROW_COUNT;
 END $$;
 """
 
@@ -431,7 +618,7 @@ class Statements:
         self.enqueue_orchestrator = f"SELECT {s}.enqueue_orchestrator($1, $2, $3, $4)"
         self.fetch_orchestration = f"SELECT * FROM {s}.fetch_orchestration($1, $2, $3, $4)"
         self.ack_orchestration = (
-            f"SELECT {s}.ack_orchestration(" + ", ".join(f"${n}" for n in range(1, 21)) + ")"
+            f"SELECT {s}.ack_orchestration(" + ", ".join(f"${n}" for n in range(1, 22)) + ")"
         )
         self.abandon_orchestration = f"SELECT {s}.abandon_orchestration($1, $2, $3, $4)"
         self.renew_orchestration = (
@@ -440,11 +627,11 @@ class Statements:
         )
         self.enqueue_work = (
             f"WITH queued AS (INSERT INTO {s}.worker_queue"
-            " (instance, execution_id, activity_id, visible_at, data)"
-            " VALUES ($1, $2, $3, $4, $5))"
+            " (instance, execution_id, activity_id, queue, visible_at, data)"
+            " VALUES ($1, $2, $3, $4, $5, $6))"
             f" SELECT pg_notify('{worker_channel(s)}', '1')"
         )
-        self.fetch_work = f"SELECT * FROM {s}.fetch_work($1, $2, $3, $4)"
+        self.fetch_work = f"SELECT * FROM {s}.fetch_work($1, $2, $3, $4, $5)"
         self.ack_work = f"SELECT {s}.ack_work($1, $2, $3, $4, $5, $6)"
         self.abandon_work = f"SELECT {s}.abandon_work($1, $2, $3, $4, $5)"
         self.renew_work = (
@@ -469,5 +656,48 @@ class Statements:
             f"SELECT array_agg(execution_id ORDER BY execution_id) FROM {s}.executions"
             " WHERE instance = $1"
         )
-        self.append_history = f"SELECT {s}.append_history($1, $2, $3, $4)"
-        self.corrupt_history = f"SELECT {s}.corrupt_history($1, $2, $3)"
+        self.append_history = f"SELECT {s}.append_history($1, $2, $3, $4, $5)"
+        self.corrupt_history = f"SELECT {s}.corrupt_history($1, $2, $3, $4)"
+        self.corrupt_orchestrator_messages = (
+            f"WITH changed AS (UPDATE {s}.orchestrator_queue SET data = $2"
+            " WHERE instance = $1 RETURNING 1) SELECT count(*) FROM changed"
+        )
+        self.corrupt_work_items = (
+            f"WITH changed AS (UPDATE {s}.worker_queue SET data = $2"
+            " WHERE instance = $1 RETURNING 1) SELECT count(*) FROM changed"
+        )
+        # -- management
+        self.instance_info = (
+            "SELECT i.name, i.version, i.parent_instance, i.created_at, i.updated_at,"
+            " e.execution_id, e.status, e.output"
+            f" FROM {s}.instances i CROSS JOIN LATERAL (SELECT * FROM {s}.executions x"
+            " WHERE x.instance = i.instance ORDER BY x.execution_id DESC LIMIT 1) e"
+            " WHERE i.instance = $1"
+        )
+        self.execution_info = (
+            "SELECT e.status, e.output, e.started_at, e.completed_at,"
+            f" (SELECT count(*) FROM {s}.history h"
+            "  WHERE h.instance = e.instance AND h.execution_id = e.execution_id)"
+            f" FROM {s}.executions e WHERE e.instance = $1 AND e.execution_id = $2"
+        )
+        self.list_instances = (
+            f"SELECT array_agg(instance ORDER BY instance) FROM (SELECT i.instance"
+            f" FROM {s}.instances i"
+            " WHERE ($1::bytea IS NULL OR i.instance > $1)"
+            f" AND ($2::text IS NULL OR {s}.current_status(i.instance) = $2)"
+            " ORDER BY i.instance LIMIT $3) page"
+        )
+        self.queue_depths = (
+            f"SELECT (SELECT count(*) FROM {s}.orchestrator_queue),"
+            f" (SELECT count(*) FROM {s}.worker_queue)"
+        )
+        self.system_metrics = (
+            f"SELECT (SELECT count(*) FROM {s}.executions),"
+            f" (SELECT count(*) FROM {s}.history),"
+            f" (SELECT array_agg(status) FROM (SELECT {s}.current_status(instance) AS status"
+            f"  FROM {s}.instances) statuses)"
+        )
+        # -- deletion and prune
+        self.delete_instance = f"SELECT * FROM {s}.delete_instance($1, $2)"
+        self.delete_instances = f"SELECT * FROM {s}.delete_instances($1, $2, $3)"
+        self.prune_executions = f"SELECT * FROM {s}.prune_executions($1, $2, $3)"

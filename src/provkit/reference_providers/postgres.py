@@ -14,7 +14,7 @@ import itertools
 import os
 import re
 import secrets
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -25,12 +25,22 @@ from provkit.contract import (
     Capability,
     Clock,
     CorruptDataError,
+    DeleteResult,
+    ExecutionInfo,
     ExecutionMetadata,
+    InstanceFilter,
+    InstanceInfo,
+    InstancePage,
     LockLostError,
+    NotFoundError,
     OrchestrationItem,
     Provider,
     ProviderError,
+    PruneResult,
+    QueueDepths,
+    Status,
     SystemClock,
+    SystemMetrics,
     WorkLease,
     codec,
 )
@@ -53,7 +63,7 @@ SCHEMA_ENV = "PROVKIT_POSTGRES_SCHEMA"
 DEFAULT_POOL_SIZE = 10
 """Connections a provider's pool may open."""
 
-_CORRUPT_HISTORY = "corrupted by provkit fault injection: not JSON"
+_UNDECODABLE = "corrupted by provkit fault injection: not JSON"
 
 _CLOSE_TIMEOUT = 5.0
 """Seconds ``close`` lets in-flight calls finish before it cuts their connections."""
@@ -63,9 +73,10 @@ class PostgresProvider:
     """A ``Provider`` on a PostgreSQL schema: ``connect(dsn, schema=...)``.
 
     Several provider objects, in one process or many, may share a schema: that is how
-    runtime processes scale out. Declares ``CLOCK`` (``set_clock``), ``FAULT_INJECTION``
-    (``corrupt_history``) and ``LONG_POLL`` (waiting fetches wake on LISTEN/NOTIFY, for work
-    written by any process, and when delayed work or a lock's expiry comes due).
+    runtime processes scale out. Declares every capability: ``CLOCK``, ``FAULT_INJECTION``,
+    ``LONG_POLL`` (waiting fetches wake on LISTEN/NOTIFY, so for work written by any process
+    on the schema, and when delayed work or a lock's expiry comes due), ``MANAGEMENT``,
+    ``DELETION``, ``PRUNE`` and ``TASK_QUEUES``.
     """
 
     def __init__(
@@ -78,9 +89,7 @@ class PostgresProvider:
         scratch: bool = False,
     ) -> None:
         self.name = "postgres"
-        self.capabilities = frozenset(
-            {Capability.CLOCK, Capability.FAULT_INJECTION, Capability.LONG_POLL}
-        )
+        self.capabilities = frozenset(Capability)
         self.schema = schema
         self._pool = pool
         self._target = target
@@ -217,7 +226,7 @@ class PostgresProvider:
 
         async def attempt() -> tuple[OrchestrationItem | None, NextWake]:
             if waits:
-                await self._listen()
+                await self._listen("fetch_orchestration_item")
             now, token = self._clock.now_ms(), self._new_token()
             try:
                 row = await self._call(
@@ -265,6 +274,7 @@ class PostgresProvider:
             [to_blob(k.instance) for k in work_keys],
             [k.execution_id for k in work_keys],
             [k.activity_id for k in work_keys],
+            [to_blob(item.queue) for item in worker_items],
             [codec.encode_message(item) for item in worker_items],
             [row[0] for row in orchestrator_rows],
             [row[1] for row in orchestrator_rows],
@@ -315,6 +325,7 @@ class PostgresProvider:
             to_blob(key.instance),
             key.execution_id,
             key.activity_id,
+            to_blob(item.queue),
             self._clock.now_ms(),
             codec.encode_message(item),
         )
@@ -322,30 +333,44 @@ class PostgresProvider:
     async def fetch_work_item(
         self, lock_timeout: float, poll_timeout: float = 0.0
     ) -> WorkLease | None:
+        return await self._fetch_work(None, lock_timeout, poll_timeout)
+
+    async def fetch_work_item_from(
+        self, queues: Collection[str], lock_timeout: float, poll_timeout: float = 0.0
+    ) -> WorkLease | None:
+        """``fetch_work_item`` restricted to items of the task ``queues`` (FIFO per queue)."""
+        if not queues:
+            return None
+        return await self._fetch_work(
+            [to_blob(q) for q in sorted(set(queues))], lock_timeout, poll_timeout
+        )
+
+    async def _fetch_work(
+        self, queues: list[bytes] | None, lock_timeout: float, poll_timeout: float
+    ) -> WorkLease | None:
         lock_ms = ms(lock_timeout)
         waits = poll_timeout > 0
 
         async def attempt() -> tuple[WorkLease | None, NextWake]:
             if waits:
-                await self._listen()
+                await self._listen("fetch_work_item")
             now, token = self._clock.now_ms(), self._new_token()
             try:
                 row = await self._call(
-                    "fetch_work_item", self._sql.fetch_work, now, now + lock_ms, token, waits
+                    "fetch_work_item",
+                    self._sql.fetch_work,
+                    now,
+                    now + lock_ms,
+                    token,
+                    waits,
+                    queues,
                 )
             except asyncio.CancelledError:
                 self._undo(self._forget_work_fetch(token))
                 raise
             if row is None or row["o_token"] is None:
                 return None, None if row is None else row["o_next_wake"]
-            try:
-                item = codec.decode_work_item(row["o_data"])
-            except CorruptDataError as exc:
-                raise CorruptDataError("fetch_work_item", exc.message) from exc
-            lease = WorkLease(
-                item=item, lock_token=row["o_token"], attempt_count=row["o_attempt_count"]
-            )
-            return lease, None
+            return _work_lease(row), None
 
         return await long_poll(self._worker_wakeup, attempt, poll_timeout, self._clock)
 
@@ -417,30 +442,152 @@ class PostgresProvider:
     async def append_history(
         self, instance: str, execution_id: int, events: Sequence[Event]
     ) -> None:
-        if not events:
-            return
         await self._call(
             "append_history",
             self._sql.append_history,
+            self._clock.now_ms(),
             to_blob(instance),
             execution_id,
             [e.event_id for e in events],
             [codec.encode_event(e) for e in events],
         )
 
+    # -- fault injection -----------------------------------------------------------------
+
     async def corrupt_history(self, instance: str, execution_id: int) -> None:
         """Overwrite that execution's stored history with text the codec cannot decode."""
         await self._call(
             "corrupt_history",
             self._sql.corrupt_history,
+            self._clock.now_ms(),
             to_blob(instance),
             execution_id,
-            _CORRUPT_HISTORY,
+            _UNDECODABLE,
         )
+
+    async def corrupt_orchestrator_messages(self, instance: str) -> int:
+        """Make the queued messages routed to ``instance`` undecodable; how many changed."""
+        row = await self._call(
+            "corrupt_orchestrator_messages",
+            self._sql.corrupt_orchestrator_messages,
+            to_blob(instance),
+            _UNDECODABLE,
+        )
+        return int(row[0])
+
+    async def corrupt_work_items(self, instance: str) -> int:
+        """Make the worker items of ``instance`` undecodable; how many changed."""
+        row = await self._call(
+            "corrupt_work_items", self._sql.corrupt_work_items, to_blob(instance), _UNDECODABLE
+        )
+        return int(row[0])
+
+    # -- management ----------------------------------------------------------------------
+
+    async def get_instance_info(self, instance: str) -> InstanceInfo:
+        row = await self._call("get_instance_info", self._sql.instance_info, to_blob(instance))
+        if row is None:
+            raise NotFoundError("get_instance_info", f"instance {instance!r} has no record")
+        return InstanceInfo(
+            instance=instance,
+            orchestration_name=from_blob(row["name"]),
+            orchestration_version=_text_or_none(row["version"]),
+            current_execution_id=row["execution_id"],
+            status=Status(row["status"]),
+            output=_text_or_none(row["output"]),
+            parent_instance=_text_or_none(row["parent_instance"]),
+            created_at_ms=row["created_at"],
+            updated_at_ms=row["updated_at"],
+        )
+
+    async def get_execution_info(self, instance: str, execution_id: int) -> ExecutionInfo:
+        row = await self._call(
+            "get_execution_info", self._sql.execution_info, to_blob(instance), execution_id
+        )
+        if row is None:
+            raise NotFoundError(
+                "get_execution_info", f"execution {execution_id} of {instance!r} does not exist"
+            )
+        return ExecutionInfo(
+            instance=instance,
+            execution_id=execution_id,
+            status=Status(row["status"]),
+            output=_text_or_none(row["output"]),
+            event_count=row["count"],
+            started_at_ms=row["started_at"],
+            completed_at_ms=row["completed_at"],
+        )
+
+    async def list_instances(
+        self, *, status: Status | None = None, limit: int = 100, cursor: str | None = None
+    ) -> InstancePage:
+        after = None if cursor is None else _cursor_key(cursor)
+        row = await self._call(
+            "list_instances",
+            self._sql.list_instances,
+            after,
+            None if status is None else status.value,
+            max(limit, 1) + 1,
+        )
+        keys: list[bytes] = list(row[0] or [])
+        page, more = keys[:limit], len(keys) > limit
+        return InstancePage(
+            instances=[from_blob(key) for key in page],
+            next_cursor=page[-1].hex() if more and page else None,
+        )
+
+    async def get_queue_depths(self) -> QueueDepths:
+        row = await self._call("get_queue_depths", self._sql.queue_depths)
+        return QueueDepths(orchestrator=row[0], worker=row[1])
+
+    async def get_system_metrics(self) -> SystemMetrics:
+        row = await self._call("get_system_metrics", self._sql.system_metrics)
+        statuses: list[str] = list(row[2] or [])
+        by_status = dict.fromkeys(Status, 0)
+        for status in statuses:
+            by_status[Status(status)] += 1
+        return SystemMetrics(
+            instances=len(statuses), executions=row[0], events=row[1], by_status=by_status
+        )
+
+    # -- deletion and prune --------------------------------------------------------------
+
+    async def delete_instance(self, instance: str, *, force: bool = False) -> DeleteResult:
+        row = await self._call(
+            "delete_instance", self._sql.delete_instance, to_blob(instance), force
+        )
+        return _delete_result(row)
+
+    async def delete_instances(self, selection: InstanceFilter) -> DeleteResult:
+        ids = selection.instances
+        row = await self._call(
+            "delete_instances",
+            self._sql.delete_instances,
+            None if ids is None else [to_blob(i) for i in ids],
+            selection.completed_before_ms,
+            selection.limit,
+        )
+        return _delete_result(row)
+
+    async def prune_executions(
+        self,
+        instance: str,
+        *,
+        keep_last: int | None = None,
+        completed_before_ms: int | None = None,
+    ) -> PruneResult:
+        row = await self._call(
+            "prune_executions",
+            self._sql.prune_executions,
+            to_blob(instance),
+            keep_last,
+            completed_before_ms,
+        )
+        return PruneResult(executions=row["o_executions"], events=row["o_events"])
 
     # -- notifications -------------------------------------------------------------------
 
-    async def _listen(self) -> None:
+    async def _listen(self, operation: str) -> None:
         """Make sure the control connection LISTENs, (re)connecting it if needed."""
         if self._listening:
             return
@@ -448,7 +595,7 @@ class PostgresProvider:
             if self._listening:
                 return
             if self._closed:
-                raise ProviderError("fetch", "the provider is closed")
+                raise ProviderError(operation, "the provider is closed")
             control = self._control
             if control is None or control.is_closed():
                 control = self._control = await lifecycle.open_connection(self._target)
@@ -456,13 +603,16 @@ class PostgresProvider:
                 for channel in self._channels:
                     await control.add_listener(channel, self._notified)
             except Exception as exc:
-                raise operation_error("fetch", exc) from exc
+                raise operation_error(operation, exc) from exc
             control.add_termination_listener(self._control_lost)
             self._listening = True
 
     def _notified(self, conn: object, pid: int, channel: str, payload: str) -> None:
         wakeup = self._channels.get(channel)
-        if wakeup is not None:
+        if wakeup is self._worker_wakeup:
+            # Waiters may serve different task queues: each looks whether the work is for it.
+            wakeup.notify_all()
+        elif wakeup is not None:
             wakeup.notify(int(payload) if payload.isdigit() else 1)
 
     def _control_lost(self, conn: object) -> None:
@@ -526,6 +676,51 @@ def _blob_or_none(text: str | None) -> bytes | None:
     return None if text is None else to_blob(text)
 
 
+def _text_or_none(raw: bytes | None) -> str | None:
+    return None if raw is None else from_blob(raw)
+
+
+def _cursor_key(cursor: str) -> bytes:
+    try:
+        return bytes.fromhex(cursor)
+    except ValueError:
+        raise ProviderError(
+            "list_instances", f"cursor {cursor!r} is not one list_instances returned"
+        ) from None
+
+
+def _delete_result(row: Any) -> DeleteResult:
+    return DeleteResult(
+        instances=row["o_instances"],
+        executions=row["o_executions"],
+        events=row["o_events"],
+        orchestrator_messages=row["o_orchestrator_messages"],
+        worker_items=row["o_worker_items"],
+    )
+
+
+def _work_lease(row: Any) -> WorkLease:
+    instance = from_blob(row["o_instance"])
+    try:
+        item = codec.decode_work_item(row["o_data"])
+    except CorruptDataError as exc:
+        stand_in = ActivityExecute(
+            instance=instance,
+            execution_id=row["o_execution_id"],
+            id=row["o_activity_id"],
+            name="",
+            input="",
+            queue=from_blob(row["o_queue"]),
+        )
+        return WorkLease(
+            item=stand_in,
+            lock_token=row["o_token"],
+            attempt_count=row["o_attempt_count"],
+            item_error=f"worker item of {instance!r}: {exc.message}",
+        )
+    return WorkLease(item=item, lock_token=row["o_token"], attempt_count=row["o_attempt_count"])
+
+
 _LOCK_TOKEN = re.compile(r"[0-9a-f]{16}-[0-9a-f]{1,16}")
 _LEASE_TOKEN = re.compile(r"([0-9]{1,18})\.[0-9a-f]{16}-[0-9a-f]{1,16}")
 
@@ -550,12 +745,19 @@ def _leased_row(operation: str, token: str) -> int:
 
 def _orchestration_item(row: Any, token: str) -> OrchestrationItem:
     instance = from_blob(row["o_instance"])
-    try:
-        messages = [codec.decode_orchestrator_message(text) for text in row["o_messages"]]
-    except CorruptDataError as exc:
-        raise CorruptDataError(
-            "fetch_orchestration_item", f"queued message of {instance!r}: {exc.message}"
-        ) from exc
+    messages: list[OrchestratorMessage] = []
+    undecodable: list[str] = []
+    for text in row["o_messages"]:
+        try:
+            messages.append(codec.decode_orchestrator_message(text))
+        except CorruptDataError as exc:
+            undecodable.append(exc.message)
+    message_error = None
+    if undecodable:
+        message_error = (
+            f"{len(undecodable)} of {len(row['o_messages'])} queued messages of {instance!r} "
+            f"could not be decoded: {undecodable[0]}"
+        )
     execution_id: int = row["o_execution_id"]
     history: list[Event] = []
     history_error = None
@@ -574,6 +776,7 @@ def _orchestration_item(row: Any, token: str) -> OrchestrationItem:
         lock_token=token,
         attempt_count=row["o_attempt_count"],
         history_error=history_error,
+        message_error=message_error,
     )
 
 
