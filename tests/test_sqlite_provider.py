@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 import pytest_asyncio
 
+from provkit.conformance._builders import ack, external_item, start_item, started, work_item
 from provkit.contract import (
     ActivityId,
     Capability,
@@ -30,7 +31,6 @@ from provkit.contract import (
     LockLostError,
     ManualClock,
     OrchestrationItem,
-    Provider,
     ProviderError,
     Status,
     TransientError,
@@ -47,41 +47,6 @@ pytestmark = pytest.mark.asyncio
 
 LOCK = 30.0
 START_MS = 1_700_000_000_000
-
-
-def start(instance: str, input: str = "in", orchestration: str = "Orch") -> msg.StartOrchestration:
-    return msg.StartOrchestration(instance=instance, orchestration=orchestration, input=input)
-
-
-def signal(instance: str, data: str) -> msg.ExternalRaised:
-    return msg.ExternalRaised(instance=instance, name="signal", data=data)
-
-
-def work(instance: str, activity_id: int, input: str = "work") -> msg.ActivityExecute:
-    return msg.ActivityExecute(
-        instance=instance, execution_id=1, id=activity_id, name="Act", input=input
-    )
-
-
-def started(input: str = "in") -> ev.OrchestrationStarted:
-    return ev.OrchestrationStarted(event_id=1, name="Orch", version="1", input=input)
-
-
-async def ack_turn(
-    provider: Provider,
-    item: OrchestrationItem,
-    delta: list[ev.Event] | None = None,
-    metadata: ExecutionMetadata | None = None,
-    orchestrator_items: list[msg.OrchestratorMessage] | None = None,
-) -> None:
-    await provider.ack_orchestration_item(
-        item.lock_token,
-        item.execution_id,
-        delta or [],
-        [],
-        orchestrator_items or [],
-        metadata or ExecutionMetadata(),
-    )
 
 
 @pytest.fixture
@@ -110,12 +75,12 @@ async def test_file_database_uses_wal_and_keeps_committed_data_across_reopen(
     """A file database is in WAL mode; reopening it shows the history, queue and lock state."""
     path = tmp_path / "db.sqlite"
     first = await SqliteProvider.open_file(path, clock)
-    await first.enqueue_for_orchestrator(start("inst"))
+    await first.enqueue_for_orchestrator(start_item("inst"))
     item = await first.fetch_orchestration_item(LOCK)
     assert item is not None
-    await ack_turn(first, item, [started()], ExecutionMetadata(orchestration_name="Orch"))
-    await first.enqueue_for_orchestrator(signal("inst", "after restart"))
-    await first.enqueue_for_worker(work("inst", 2))
+    await ack(first, item, [started()], metadata=ExecutionMetadata(orchestration_name="Orch"))
+    await first.enqueue_for_orchestrator(external_item("inst", data="after restart"))
+    await first.enqueue_for_worker(work_item("inst", 2))
     await first.close()
 
     with sqlite3.connect(path) as raw:
@@ -127,10 +92,10 @@ async def test_file_database_uses_wal_and_keeps_committed_data_across_reopen(
         again = await second.fetch_orchestration_item(LOCK)
         assert again is not None
         assert (again.orchestration_name, again.history) == ("Orch", [started()])
-        assert again.messages == [signal("inst", "after restart")]
+        assert again.messages == [external_item("inst", data="after restart")]
         lease = await second.fetch_work_item(LOCK)
         assert lease is not None
-        assert lease.item == work("inst", 2)
+        assert lease.item == work_item("inst", 2)
 
 
 async def test_second_provider_on_a_crashed_providers_file_takes_over_after_expiry(
@@ -140,7 +105,7 @@ async def test_second_provider_on_a_crashed_providers_file_takes_over_after_expi
     path = tmp_path / "db.sqlite"
     crashed = await SqliteProvider.open_file(path, clock)
     try:
-        await crashed.enqueue_for_orchestrator(start("inst"))
+        await crashed.enqueue_for_orchestrator(start_item("inst"))
         assert await crashed.fetch_orchestration_item(10.0) is not None
         async with await SqliteProvider.open_file(path, clock) as restarted:
             assert await restarted.fetch_orchestration_item(LOCK) is None
@@ -159,7 +124,7 @@ async def test_factories_make_isolated_providers_and_dispose_removes_their_files
     names = []
     for factory in (InMemorySqliteFactory(), FileSqliteFactory(str(tmp_path))):
         a, b = await factory.create_provider(), await factory.create_provider()
-        await a.enqueue_for_orchestrator(start("only-in-a"))
+        await a.enqueue_for_orchestrator(start_item("only-in-a"))
         assert await b.fetch_orchestration_item(LOCK) is None
         assert a.capabilities >= {
             Capability.CLOCK,
@@ -181,7 +146,7 @@ async def test_ten_concurrent_fetchers_of_one_instance_give_exactly_one_winner(
 ) -> None:
     """Of 10 concurrent orchestrator fetches for one instance, one gets it and nine get None."""
     for n in range(3):
-        await provider.enqueue_for_orchestrator(signal("only", str(n)))
+        await provider.enqueue_for_orchestrator(external_item("only", data=str(n)))
     results = await asyncio.gather(*(provider.fetch_orchestration_item(LOCK) for _ in range(10)))
     winners = [r for r in results if r is not None]
     assert len(winners) == 1
@@ -196,9 +161,9 @@ async def test_ten_concurrent_fetchers_of_one_work_item_give_exactly_one_winner(
     provider: SqliteProvider,
 ) -> None:
     """Of 10 concurrent worker fetches for one item, one leases it and nine get None."""
-    await provider.enqueue_for_worker(work("inst", 1))
+    await provider.enqueue_for_worker(work_item("inst", 1))
     results = await asyncio.gather(*(provider.fetch_work_item(LOCK) for _ in range(10)))
-    assert [r.item for r in results if r is not None] == [work("inst", 1)]
+    assert [r.item for r in results if r is not None] == [work_item("inst", 1)]
 
 
 async def test_concurrent_fetchers_each_win_a_different_instance(
@@ -206,7 +171,7 @@ async def test_concurrent_fetchers_each_win_a_different_instance(
 ) -> None:
     """10 concurrent fetches over 10 ready instances all succeed, each with its own instance."""
     for n in range(10):
-        await provider.enqueue_for_orchestrator(start(f"inst-{n}"))
+        await provider.enqueue_for_orchestrator(start_item(f"inst-{n}"))
     results = await asyncio.gather(*(provider.fetch_orchestration_item(LOCK) for _ in range(10)))
     assert sorted(r.instance for r in results if r is not None) == sorted(
         f"inst-{n}" for n in range(10)
@@ -223,7 +188,7 @@ async def test_many_concurrent_workers_never_share_an_instance_and_lose_no_messa
     for n in range(60):
         data = f"seed-{n}"
         expected.add(data)
-        await provider.enqueue_for_orchestrator(signal(rng.choice(instances), data))
+        await provider.enqueue_for_orchestrator(external_item(rng.choice(instances), data=data))
     held: set[str] = set()
     acked: list[str] = []
     follow_ups = 0
@@ -250,9 +215,9 @@ async def test_many_concurrent_workers_never_share_an_instance_and_lose_no_messa
                 follow_ups += 1
                 data = f"follow-{follow_ups}"
                 expected.add(data)
-                extra.append(signal(rng.choice(instances), data))
+                extra.append(external_item(rng.choice(instances), data=data))
             held.discard(item.instance)
-            await ack_turn(provider, item, orchestrator_items=extra)
+            await ack(provider, item, orchestrator_items=extra)
             acked.extend(m.data for m in item.messages if isinstance(m, msg.ExternalRaised))
 
     await asyncio.gather(*(worker() for _ in range(8)))
@@ -264,8 +229,8 @@ async def test_a_fetch_cancelled_in_flight_releases_what_it_locked(
     provider: SqliteProvider,
 ) -> None:
     """Fetches cancelled after their calls reached SQLite leave both items fetchable, attempt 1."""
-    await provider.enqueue_for_orchestrator(start("inst"))
-    await provider.enqueue_for_worker(work("inst", 1))
+    await provider.enqueue_for_orchestrator(start_item("inst"))
+    await provider.enqueue_for_worker(work_item("inst", 1))
     fetches = [
         asyncio.create_task(provider.fetch_orchestration_item(LOCK)),
         asyncio.create_task(provider.fetch_work_item(LOCK)),
@@ -411,13 +376,13 @@ async def test_calls_on_a_closed_connection_raise_provider_error(
 
 async def test_history_events_are_decoded_once_and_shared(provider: SqliteProvider) -> None:
     """Reads and fetches return the acked event objects themselves; big events are re-decoded."""
-    await provider.enqueue_for_orchestrator(start("inst"))
+    await provider.enqueue_for_orchestrator(start_item("inst"))
     item = await provider.fetch_orchestration_item(LOCK)
     assert item is not None
     small = started()
     big = ev.ActivityScheduled(event_id=2, name="Act", input="x" * 4000)
-    await ack_turn(provider, item, [small, big], ExecutionMetadata(orchestration_name="Orch"))
-    await provider.enqueue_for_orchestrator(signal("inst", "again"))
+    await ack(provider, item, [small, big], metadata=ExecutionMetadata(orchestration_name="Orch"))
+    await provider.enqueue_for_orchestrator(external_item("inst", data="again"))
     again = await provider.fetch_orchestration_item(LOCK)
     assert again is not None
     first, second = again.history
@@ -430,7 +395,7 @@ async def test_history_events_are_decoded_once_and_shared(provider: SqliteProvid
 async def test_event_cache_forgets_its_oldest_entries_beyond_capacity() -> None:
     """A cache of two keeps the two newest texts; the oldest decodes to a new, equal event."""
     cache = EventCache(capacity=2)
-    texts = [codec.encode_event(started(str(n))).encode() for n in range(3)]
+    texts = [codec.encode_event(started(input=str(n))).encode() for n in range(3)]
     decoded = [cache.decode([(text,)])[0] for text in texts]
     newest = cache.decode([(texts[2],), (texts[1],)])
     oldest = cache.decode([(texts[0],)])[0]
@@ -461,14 +426,20 @@ async def test_exotic_instance_ids_and_names_round_trip(
     provider: SqliteProvider, instance: str
 ) -> None:
     """Instance ids, names, versions and payloads with any characters come back unchanged."""
-    await provider.enqueue_for_orchestrator(start(instance, input=instance))
+    await provider.enqueue_for_orchestrator(start_item(instance, input=instance))
     item = await provider.fetch_orchestration_item(LOCK)
     assert item is not None
-    assert (item.instance, item.messages) == (instance, [start(instance, input=instance)])
+    assert (item.instance, item.messages) == (instance, [start_item(instance, input=instance)])
     metadata = ExecutionMetadata(
         orchestration_name=instance, orchestration_version=instance, status=Status.RUNNING
     )
-    await ack_turn(provider, item, [started(instance)], metadata, [signal(instance, instance)])
+    await ack(
+        provider,
+        item,
+        [started(input=instance)],
+        metadata=metadata,
+        orchestrator_items=[external_item(instance, data=instance)],
+    )
     again = await provider.fetch_orchestration_item(LOCK)
     assert again is not None
     assert (again.instance, again.orchestration_name, again.version) == (
@@ -476,15 +447,15 @@ async def test_exotic_instance_ids_and_names_round_trip(
         instance,
         instance,
     )
-    assert again.history == [started(instance)]
-    assert await provider.read(instance) == [started(instance)]
+    assert again.history == [started(input=instance)]
+    assert await provider.read(instance) == [started(input=instance)]
     assert await provider.list_executions(instance) == [1]
 
 
 async def test_empty_and_huge_payloads_round_trip_byte_exact(provider: SqliteProvider) -> None:
     """Empty and 1 MiB+ payloads with NUL, surrogates and quotes survive both queues and history."""
     for payload in ("", BIG_PAYLOAD):
-        await provider.enqueue_for_worker(work("inst", 1, input=payload))
+        await provider.enqueue_for_worker(work_item("inst", 1, input=payload))
         lease = await provider.fetch_work_item(LOCK)
         assert lease is not None
         assert lease.item.input == payload
@@ -494,16 +465,16 @@ async def test_empty_and_huge_payloads_round_trip_byte_exact(provider: SqlitePro
         assert item is not None
         assert item.messages == [done]
         output = ev.ActivityCompleted(event_id=2 + len(payload), source_event_id=1, result=payload)
-        await ack_turn(provider, item, [output], ExecutionMetadata(output=payload))
+        await ack(provider, item, [output], metadata=ExecutionMetadata(output=payload))
         assert (await provider.read("inst"))[-1] == output
 
 
 async def test_cancelled_activities_match_exotic_instance_ids(provider: SqliteProvider) -> None:
     """``cancelled_activities`` deletes the worker item of an id with NUL and surrogates only."""
     owner, other = EXOTIC_IDS[2], EXOTIC_IDS[3]
-    await provider.enqueue_for_worker(work(owner, 5))
-    await provider.enqueue_for_worker(work(other, 5))
-    await provider.enqueue_for_orchestrator(start(owner))
+    await provider.enqueue_for_worker(work_item(owner, 5))
+    await provider.enqueue_for_worker(work_item(other, 5))
+    await provider.enqueue_for_orchestrator(start_item(owner))
     item = await provider.fetch_orchestration_item(LOCK)
     assert item is not None
     await provider.ack_orchestration_item(
@@ -511,7 +482,7 @@ async def test_cancelled_activities_match_exotic_instance_ids(provider: SqlitePr
     )
     lease = await provider.fetch_work_item(LOCK)
     assert lease is not None
-    assert lease.item == work(other, 5)
+    assert lease.item == work_item(other, 5)
     assert await provider.fetch_work_item(LOCK) is None
 
 
@@ -524,12 +495,16 @@ async def test_corrupt_history_is_reported_on_fetch_and_does_not_block_other_ins
     """A corrupt instance is fetched with ``history_error``; the next fetch serves another one."""
     await provider.append_history("bad", 1, [started()])
     await provider.corrupt_history("bad", 1)
-    await provider.enqueue_for_orchestrator(signal("bad", "x"))
-    await provider.enqueue_for_orchestrator(signal("good", "y"))
+    await provider.enqueue_for_orchestrator(external_item("bad", data="x"))
+    await provider.enqueue_for_orchestrator(external_item("good", data="y"))
 
     broken = await provider.fetch_orchestration_item(LOCK)
     assert broken is not None
-    assert (broken.instance, broken.history, broken.messages) == ("bad", [], [signal("bad", "x")])
+    assert (broken.instance, broken.history, broken.messages) == (
+        "bad",
+        [],
+        [external_item("bad", data="x")],
+    )
     assert broken.history_error is not None
     assert "bad" in broken.history_error
     healthy = await provider.fetch_orchestration_item(LOCK)
@@ -557,8 +532,8 @@ async def test_injected_clock_moves_lock_and_lease_expiry(
     provider: SqliteProvider, clock: ManualClock
 ) -> None:
     """Locks expire exactly when the injected clock passes now + lock_timeout, not before."""
-    await provider.enqueue_for_orchestrator(start("inst"))
-    await provider.enqueue_for_worker(work("inst", 1))
+    await provider.enqueue_for_orchestrator(start_item("inst"))
+    await provider.enqueue_for_worker(work_item("inst", 1))
     item = await provider.fetch_orchestration_item(10.0)
     lease = await provider.fetch_work_item(10.0)
     assert item is not None
@@ -581,8 +556,8 @@ async def test_abandoning_an_expired_lock_nobody_retook_raises_lock_lost(
     provider: SqliteProvider, clock: ManualClock
 ) -> None:
     """Abandon after expiry raises LockLost and leaves the batch for the next fetch to take."""
-    await provider.enqueue_for_orchestrator(start("a"))
-    await provider.enqueue_for_worker(work("a", 1))
+    await provider.enqueue_for_orchestrator(start_item("a"))
+    await provider.enqueue_for_worker(work_item("a", 1))
     item = await provider.fetch_orchestration_item(1.0)
     lease = await provider.fetch_work_item(1.0)
     assert item is not None
@@ -603,7 +578,7 @@ async def test_delayed_messages_follow_the_injected_clock(
     provider: SqliteProvider, clock: ManualClock
 ) -> None:
     """A delayed enqueue and a timer become visible exactly at their time on the injected clock."""
-    await provider.enqueue_for_orchestrator(signal("delayed", "d"), delay=5.0)
+    await provider.enqueue_for_orchestrator(external_item("delayed", data="d"), delay=5.0)
     timer = msg.TimerFiredMessage(
         instance="timer", execution_id=1, id=2, fire_at_ms=START_MS + 3000
     )
@@ -647,7 +622,7 @@ async def test_long_poll_orchestrator_fetch_wakes_on_enqueue(
     began = time.monotonic()
     task: asyncio.Task[object] = asyncio.create_task(provider.fetch_orchestration_item(LOCK, 10.0))
     await _parked(provider, task)
-    await provider.enqueue_for_orchestrator(start("inst"))
+    await provider.enqueue_for_orchestrator(start_item("inst"))
     item = await task
     assert isinstance(item, OrchestrationItem)
     assert item.instance == "inst"
@@ -662,10 +637,10 @@ async def test_long_poll_worker_fetch_wakes_on_enqueue(
     began = time.monotonic()
     task: asyncio.Task[object] = asyncio.create_task(provider.fetch_work_item(LOCK, 10.0))
     await _parked(provider, task)
-    await provider.enqueue_for_worker(work("inst", 1))
+    await provider.enqueue_for_worker(work_item("inst", 1))
     lease = await task
     assert isinstance(lease, WorkLease)
-    assert lease.item == work("inst", 1)
+    assert lease.item == work_item("inst", 1)
     assert time.monotonic() - began < 2.0
 
 
@@ -674,7 +649,7 @@ async def test_long_poll_wakes_on_an_activity_completion(
 ) -> None:
     """A waiting orchestration fetch returns an activity's completion as soon as it is acked."""
     provider = wall_clock_provider
-    await provider.enqueue_for_worker(work("inst", 1))
+    await provider.enqueue_for_worker(work_item("inst", 1))
     lease = await provider.fetch_work_item(LOCK)
     assert lease is not None
     began = time.monotonic()
@@ -693,19 +668,19 @@ async def test_long_poll_gets_messages_that_arrived_while_the_instance_was_locke
 ) -> None:
     """A message for a locked instance reaches a waiting fetch as soon as the lock's ack ends."""
     provider = wall_clock_provider
-    await provider.enqueue_for_orchestrator(start("inst"))
+    await provider.enqueue_for_orchestrator(start_item("inst"))
     item = await provider.fetch_orchestration_item(LOCK)
     assert item is not None
     began = time.monotonic()
     task: asyncio.Task[object] = asyncio.create_task(provider.fetch_orchestration_item(LOCK, 10.0))
     await _parked(provider, task)
-    await provider.enqueue_for_orchestrator(signal("inst", "during the turn"))
+    await provider.enqueue_for_orchestrator(external_item("inst", data="during the turn"))
     await provider.read("")  # the woken fetch found the instance locked and waits again
     assert not task.done()
-    await ack_turn(provider, item, [started()], ExecutionMetadata(orchestration_name="Orch"))
+    await ack(provider, item, [started()], metadata=ExecutionMetadata(orchestration_name="Orch"))
     again = await task
     assert isinstance(again, OrchestrationItem)
-    assert again.messages == [signal("inst", "during the turn")]
+    assert again.messages == [external_item("inst", data="during the turn")]
     assert time.monotonic() - began < 2.0
 
 
@@ -718,8 +693,8 @@ async def test_long_poll_wakes_one_waiter_per_enqueue_and_the_rest_time_out(
         asyncio.create_task(provider.fetch_work_item(LOCK, 0.3)) for _ in range(3)
     ]
     await provider.read("")
-    await provider.enqueue_for_worker(work("inst", 1))
-    await provider.enqueue_for_worker(work("inst", 2))
+    await provider.enqueue_for_worker(work_item("inst", 1))
+    await provider.enqueue_for_worker(work_item("inst", 2))
     results = await asyncio.gather(*tasks)
     items = sorted(r.item.id for r in results if isinstance(r, WorkLease))
     assert (items, results.count(None)) == ([1, 2], 1)
@@ -730,7 +705,7 @@ async def test_long_poll_wakes_when_a_delayed_message_becomes_visible(
 ) -> None:
     """A waiting fetch returns a delayed message shortly after its delay, without any enqueue."""
     provider = wall_clock_provider
-    await provider.enqueue_for_orchestrator(start("later"), delay=0.15)
+    await provider.enqueue_for_orchestrator(start_item("later"), delay=0.15)
     began = time.monotonic()
     item = await provider.fetch_orchestration_item(LOCK, 5.0)
     waited = time.monotonic() - began
@@ -773,14 +748,14 @@ async def test_every_operation_of_a_closed_provider_raises_provider_error() -> N
     provider = await SqliteProvider.open_memory()
     await provider.close()
     calls = {
-        "enqueue_for_orchestrator": provider.enqueue_for_orchestrator(start("x")),
+        "enqueue_for_orchestrator": provider.enqueue_for_orchestrator(start_item("x")),
         "fetch_orchestration_item": provider.fetch_orchestration_item(LOCK),
         "ack_orchestration_item": provider.ack_orchestration_item(
             "t", 1, [], [], [], ExecutionMetadata()
         ),
         "abandon_orchestration_item": provider.abandon_orchestration_item("t"),
         "renew_orchestration_item_lock": provider.renew_orchestration_item_lock("t", 1.0),
-        "enqueue_for_worker": provider.enqueue_for_worker(work("x", 1)),
+        "enqueue_for_worker": provider.enqueue_for_worker(work_item("x", 1)),
         "fetch_work_item": provider.fetch_work_item(LOCK),
         "ack_work_item": provider.ack_work_item("t", None),
         "abandon_work_item": provider.abandon_work_item("t"),
@@ -813,14 +788,14 @@ async def test_invalid_input_raises_provider_error_and_changes_nothing(
     provider: SqliteProvider,
 ) -> None:
     """An event id SQLite cannot store fails the ack with ProviderError; the lock stays usable."""
-    await provider.enqueue_for_orchestrator(start("inst"))
+    await provider.enqueue_for_orchestrator(start_item("inst"))
     item = await provider.fetch_orchestration_item(LOCK)
     assert item is not None
     huge = ev.ExternalEvent(event_id=2**70, name="n", data="d")
     with pytest.raises(ProviderError) as raised:
-        await ack_turn(provider, item, [started(), huge])
+        await ack(provider, item, [started(), huge])
     assert (raised.value.operation, raised.value.retryable) == ("ack_orchestration_item", False)
-    await ack_turn(provider, item, [started()])
+    await ack(provider, item, [started()])
     assert await provider.read("inst") == [started()]
 
 
@@ -851,13 +826,13 @@ async def _throughput(provider: SqliteProvider, n: int, tasks: int) -> dict[str,
         return n / (time.perf_counter() - began)
 
     async def enqueue(i: int) -> None:
-        await provider.enqueue_for_orchestrator(start(f"inst-{i}"))
+        await provider.enqueue_for_orchestrator(start_item(f"inst-{i}"))
 
     async def orchestration_turn(_: int) -> None:
         item = await provider.fetch_orchestration_item(LOCK)
         assert item is not None
         await provider.ack_orchestration_item(
-            item.lock_token, 1, [started()], [work(item.instance, 2)], [], ExecutionMetadata()
+            item.lock_token, 1, [started()], [work_item(item.instance, 2)], [], ExecutionMetadata()
         )
 
     async def work_turn(_: int) -> None:

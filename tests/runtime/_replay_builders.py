@@ -1,7 +1,12 @@
 """Builders for replay-engine tests: events, messages, expected results and a ``run`` helper.
 
-Payload arguments are Python values, encoded the way the engine encodes them, so a test
-reads ``activity_completed(3, 2, "Hello")`` instead of hand-written JSON text.
+The names are the conformance suite's (``provkit.conformance._builders``): ``started``,
+``scheduled`` and ``completed`` (activity events), ``start_item``, ``external_item``,
+``timer_item`` and ``activity_done`` (messages); events with no suite builder are named after
+their class. Here every message is for ``INSTANCE``, every event is stamped ``NOW``, and payload
+arguments are Python values, encoded the way the engine encodes them, so a test reads
+``completed(3, 2, "Hello")`` instead of hand-written JSON text. Expected turn results are
+``turn``, ``completed_turn``, ``failed_turn`` and ``noop_turn``.
 """
 
 from __future__ import annotations
@@ -65,13 +70,11 @@ STARTED = started()
 """The ``[Started]`` baseline most tests use."""
 
 
-def activity_scheduled(
-    id: int, name: str, input: Any = None, *, ts: int = NOW
-) -> ev.ActivityScheduled:
+def scheduled(id: int, name: str, input: Any = None, *, ts: int = NOW) -> ev.ActivityScheduled:
     return ev.ActivityScheduled(event_id=id, timestamp_ms=ts, name=name, input=encode(input))
 
 
-def activity_completed(
+def completed(
     id: int, source: int | None, result: Any = None, *, ts: int = NOW
 ) -> ev.ActivityCompleted:
     return ev.ActivityCompleted(
@@ -153,13 +156,13 @@ def continued_as_new(
 # -- orchestrator messages ------------------------------------------------------------------
 
 
-def wi_start(input: Any = None, *, name: str = ORCH, **fields: Any) -> msg.StartOrchestration:
+def start_item(input: Any = None, *, name: str = ORCH, **fields: Any) -> msg.StartOrchestration:
     return msg.StartOrchestration(
         instance=INSTANCE, orchestration=name, input=encode(input), **fields
     )
 
 
-def wi_activity_completed(
+def activity_done(
     id: int, result: Any = None, *, execution_id: int = 1, instance: str = INSTANCE
 ) -> msg.ActivityCompletedMessage:
     return msg.ActivityCompletedMessage(
@@ -167,7 +170,7 @@ def wi_activity_completed(
     )
 
 
-def wi_activity_failed(
+def activity_failed_item(
     id: int, error: ErrorDetails | str, *, execution_id: int = 1
 ) -> msg.ActivityFailedMessage:
     details = app_error(error) if isinstance(error, str) else error
@@ -176,17 +179,17 @@ def wi_activity_failed(
     )
 
 
-def wi_timer_fired(id: int, fire_at_ms: int, *, execution_id: int = 1) -> msg.TimerFiredMessage:
+def timer_item(id: int, fire_at_ms: int, *, execution_id: int = 1) -> msg.TimerFiredMessage:
     return msg.TimerFiredMessage(
         instance=INSTANCE, execution_id=execution_id, id=id, fire_at_ms=fire_at_ms
     )
 
 
-def wi_external_raised(name: str, data: Any = None) -> msg.ExternalRaised:
+def external_item(name: str, data: Any = None) -> msg.ExternalRaised:
     return msg.ExternalRaised(instance=INSTANCE, name=name, data=encode(data))
 
 
-def wi_sub_orch_completed(
+def sub_orch_done(
     parent_id: int, child_instance: str, result: Any = None, *, execution_id: int = 1
 ) -> msg.SubOrchestrationCompletedMessage:
     return msg.SubOrchestrationCompletedMessage(
@@ -198,7 +201,7 @@ def wi_sub_orch_completed(
     )
 
 
-def wi_cancel(reason: str) -> msg.CancelInstance:
+def cancel_item(reason: str) -> msg.CancelInstance:
     return msg.CancelInstance(instance=INSTANCE, reason=reason)
 
 
@@ -249,13 +252,15 @@ def turn(
     )
 
 
-def completed(output: Any, *, id: int, delta: Sequence[ev.Event] = (), **rest: Any) -> TurnResult:
+def completed_turn(
+    output: Any, *, id: int, delta: Sequence[ev.Event] = (), **rest: Any
+) -> TurnResult:
     """COMPLETED with ``output``: ``delta`` followed by ``OrchestrationCompleted(id)``."""
     final = ev.OrchestrationCompleted(event_id=id, timestamp_ms=NOW, output=encode(output))
     return turn(TurnOutcome.COMPLETED, delta=[*delta, final], output=output, **rest)
 
 
-def failed(
+def failed_turn(
     error: ErrorDetails, *, id: int, delta: Sequence[ev.Event] = (), **rest: Any
 ) -> TurnResult:
     """FAILED with ``error``: ``delta`` followed by ``OrchestrationFailed(id)``."""
@@ -263,6 +268,6 @@ def failed(
     return turn(TurnOutcome.FAILED, delta=[*delta, final], error=error, **rest)
 
 
-def noop(**rest: Any) -> TurnResult:
+def noop_turn(**rest: Any) -> TurnResult:
     """CONTINUE with nothing to record and nothing to do."""
     return turn(TurnOutcome.CONTINUE, **rest)

@@ -9,12 +9,12 @@ from _replay_builders import (
     NOW,
     STARTED,
     activity_failed,
-    activity_scheduled,
-    completed,
-    failed,
+    activity_failed_item,
+    completed_turn,
+    failed_turn,
     run,
+    scheduled,
     sub_orch_scheduled,
-    wi_activity_failed,
 )
 
 from provkit.contract import ErrorCategory, ErrorDetails
@@ -36,9 +36,7 @@ async def charge(ctx: OrchestrationContext, _: Any) -> Any:
 
 def run_charge(error: ErrorDetails) -> Any:
     CAUGHT.clear()
-    return run(
-        charge, [STARTED, activity_scheduled(2, "Charge", 10)], [wi_activity_failed(2, error)]
-    )
+    return run(charge, [STARTED, scheduled(2, "Charge", 10)], [activity_failed_item(2, error)])
 
 
 def test_application_error_propagates() -> None:
@@ -47,7 +45,7 @@ def test_application_error_propagates() -> None:
         category=ErrorCategory.APPLICATION, kind="activity_failed", message="declined"
     )
 
-    assert run_charge(error) == completed(
+    assert run_charge(error) == completed_turn(
         {"handled": "activity 'Charge' (event 2) failed: declined", "kind": "activity_failed"},
         id=4,
         delta=[activity_failed(3, 2, error)],
@@ -64,7 +62,7 @@ def test_infrastructure_error_aborts() -> None:
         retryable=True,
     )
 
-    assert run_charge(error) == failed(
+    assert run_charge(error) == failed_turn(
         ErrorDetails(
             category=ErrorCategory.INFRASTRUCTURE,
             kind="worker_lost",
@@ -83,7 +81,7 @@ def test_configuration_error_aborts() -> None:
         category=ErrorCategory.CONFIGURATION, kind="unregistered", message="no activity 'Charge'"
     )
 
-    assert run_charge(error) == failed(
+    assert run_charge(error) == failed_turn(
         ErrorDetails(
             category=ErrorCategory.CONFIGURATION,
             kind="unregistered",
@@ -120,11 +118,11 @@ def test_recorded_infrastructure_failure_aborts_on_replay() -> None:
     error = ErrorDetails(category=ErrorCategory.INFRASTRUCTURE, kind="x", message="gone")
     history = [
         STARTED,
-        activity_scheduled(2, "Charge", 10),
+        scheduled(2, "Charge", 10),
         ev.ExternalSubscribed(event_id=3, name="Go"),
         activity_failed(4, 2, error),
     ]
-    assert run(orch, history) == failed(
+    assert run(orch, history) == failed_turn(
         ErrorDetails(
             category=ErrorCategory.INFRASTRUCTURE,
             kind="x",
@@ -152,7 +150,7 @@ def test_sub_orchestration_application_failure_raises() -> None:
     )
     result = run(orch, [STARTED, sub_orch_scheduled(2, "Child", child)], [message])
 
-    assert result == completed(
+    assert result == completed_turn(
         f"sub-orchestration 'Child' (instance '{child}') (event 2) failed: x",
         id=4,
         delta=[

@@ -8,13 +8,13 @@ from _replay_builders import (
     INSTANCE,
     NOW,
     STARTED,
-    activity_scheduled,
+    cancel_item,
     cancel_requested,
     orchestration_failed_event,
     run,
+    scheduled,
     sub_orch_scheduled,
     turn,
-    wi_cancel,
 )
 
 from provkit.contract import ErrorCategory, ErrorDetails
@@ -33,7 +33,7 @@ async def waits_for_activity(ctx: OrchestrationContext, _: Any) -> Any:
 
 def test_cancel_via_message() -> None:
     """CancelInstance records CancelRequested(2) then OrchestrationFailed(3, cancelled: reason)."""
-    result = run(waits_for_activity, [STARTED], [wi_cancel("user asked")])
+    result = run(waits_for_activity, [STARTED], [cancel_item("user asked")])
 
     assert result == turn(
         TurnOutcome.CANCELLED,
@@ -64,7 +64,7 @@ def test_cancel_precedence_over_completion() -> None:
         calls.append(1)
         return "ok"
 
-    result = run(returns_ok, [STARTED], [wi_cancel("stop")])
+    result = run(returns_ok, [STARTED], [cancel_item("stop")])
 
     assert (result.outcome, result.error, result.output) == (
         TurnOutcome.CANCELLED,
@@ -80,7 +80,7 @@ def test_cancel_precedence_over_completion() -> None:
 
 def test_cancel_with_pending_activity() -> None:
     """Cancelling with activity 2 in flight lists it in cancelled_activities."""
-    result = run(waits_for_activity, [STARTED, activity_scheduled(2, "A")], [wi_cancel("stop")])
+    result = run(waits_for_activity, [STARTED, scheduled(2, "A")], [cancel_item("stop")])
 
     assert result == turn(
         TurnOutcome.CANCELLED,
@@ -100,7 +100,7 @@ def test_cancel_with_running_sub_orchestration() -> None:
         return await ctx.schedule_sub_orchestration("Child")
 
     child = f"{INSTANCE}::sub::2"
-    result = run(orch, [STARTED, sub_orch_scheduled(2, "Child", child)], [wi_cancel("stop")])
+    result = run(orch, [STARTED, sub_orch_scheduled(2, "Child", child)], [cancel_item("stop")])
 
     assert result.outcome is TurnOutcome.CANCELLED
     assert (result.cancelled_activities, result.cancelled_sub_orchestrations) == ([], [child])
@@ -108,7 +108,9 @@ def test_cancel_with_running_sub_orchestration() -> None:
 
 def test_cancel_duplicate_filtered() -> None:
     """A cancel after a recorded one adds no second CancelRequested; the first reason wins."""
-    result = run(waits_for_activity, [STARTED, cancel_requested(2, "first")], [wi_cancel("second")])
+    result = run(
+        waits_for_activity, [STARTED, cancel_requested(2, "first")], [cancel_item("second")]
+    )
 
     assert result == turn(
         TurnOutcome.CANCELLED,
@@ -119,7 +121,7 @@ def test_cancel_duplicate_filtered() -> None:
 
 def test_two_cancels_in_one_batch_record_one() -> None:
     """Two cancels in one batch record one CancelRequested, with the first message's reason."""
-    result = run(waits_for_activity, [STARTED], [wi_cancel("first"), wi_cancel("second")])
+    result = run(waits_for_activity, [STARTED], [cancel_item("first"), cancel_item("second")])
 
     assert result.history_delta == [
         ev.OrchestrationCancelRequested(event_id=2, timestamp_ms=NOW, reason="first"),

@@ -8,22 +8,22 @@ from _replay_builders import (
     INSTANCE,
     NOW,
     STARTED,
-    activity_completed,
-    activity_scheduled,
+    activity_done,
     completed,
+    completed_turn,
     external_event,
+    external_item,
     external_subscribed,
-    noop,
+    noop_turn,
     run,
+    scheduled,
     sub_orch_completed,
+    sub_orch_done,
     sub_orch_scheduled,
     timer_created,
     timer_fired,
+    timer_item,
     turn,
-    wi_activity_completed,
-    wi_external_raised,
-    wi_sub_orch_completed,
-    wi_timer_fired,
 )
 
 from provkit.runtime._context import OrchestrationContext
@@ -41,11 +41,9 @@ async def two_activities_in_sequence(ctx: OrchestrationContext, _: Any) -> Any:
 
 def test_activity_completed_message() -> None:
     """An ActivityCompleted message becomes ActivityCompleted(3, source 2) in the delta."""
-    result = run(
-        one_activity, [STARTED, activity_scheduled(2, "A", 1)], [wi_activity_completed(2, "r")]
-    )
+    result = run(one_activity, [STARTED, scheduled(2, "A", 1)], [activity_done(2, "r")])
 
-    assert result == completed("r", id=4, delta=[activity_completed(3, 2, "r")])
+    assert result == completed_turn("r", id=4, delta=[completed(3, 2, "r")])
 
 
 def test_timer_fired_message() -> None:
@@ -56,9 +54,9 @@ def test_timer_fired_message() -> None:
         return "fired"
 
     fire_at = NOW - 10
-    result = run(orch, [STARTED, timer_created(2, fire_at)], [wi_timer_fired(2, fire_at)])
+    result = run(orch, [STARTED, timer_created(2, fire_at)], [timer_item(2, fire_at)])
 
-    assert result == completed("fired", id=4, delta=[timer_fired(3, 2, fire_at)])
+    assert result == completed_turn("fired", id=4, delta=[timer_fired(3, 2, fire_at)])
 
 
 def test_external_raised_message() -> None:
@@ -67,9 +65,9 @@ def test_external_raised_message() -> None:
     async def orch(ctx: OrchestrationContext, _: Any) -> Any:
         return await ctx.wait_for_event("E")
 
-    result = run(orch, [STARTED, external_subscribed(2, "E")], [wi_external_raised("E", [1, 2])])
+    result = run(orch, [STARTED, external_subscribed(2, "E")], [external_item("E", [1, 2])])
 
-    assert result == completed([1, 2], id=4, delta=[external_event(3, "E", [1, 2], source=2)])
+    assert result == completed_turn([1, 2], id=4, delta=[external_event(3, "E", [1, 2], source=2)])
 
 
 def test_sub_orch_completed_message() -> None:
@@ -82,43 +80,43 @@ def test_sub_orch_completed_message() -> None:
     result = run(
         orch,
         [STARTED, sub_orch_scheduled(2, "Child", child, 5)],
-        [wi_sub_orch_completed(2, child, 25)],
+        [sub_orch_done(2, child, 25)],
     )
 
-    assert result == completed(25, id=4, delta=[sub_orch_completed(3, 2, 25)])
+    assert result == completed_turn(25, id=4, delta=[sub_orch_completed(3, 2, 25)])
 
 
 def test_duplicate_completion_filtered() -> None:
     """A completion already in history is dropped: nothing recorded, the code still waits on B."""
     history = [
         STARTED,
-        activity_scheduled(2, "A", 1),
-        activity_completed(3, 2, "r"),
-        activity_scheduled(4, "B", "r"),
+        scheduled(2, "A", 1),
+        completed(3, 2, "r"),
+        scheduled(4, "B", "r"),
     ]
-    assert run(two_activities_in_sequence, history, [wi_activity_completed(2, "r")]) == noop()
+    assert run(two_activities_in_sequence, history, [activity_done(2, "r")]) == noop_turn()
 
 
 def test_duplicate_in_same_batch() -> None:
     """Of two identical completions in one batch only the first is recorded."""
     result = run(
         one_activity,
-        [STARTED, activity_scheduled(2, "A", 1)],
-        [wi_activity_completed(2, "r"), wi_activity_completed(2, "r")],
+        [STARTED, scheduled(2, "A", 1)],
+        [activity_done(2, "r"), activity_done(2, "r")],
     )
 
-    assert result == completed("r", id=4, delta=[activity_completed(3, 2, "r")])
+    assert result == completed_turn("r", id=4, delta=[completed(3, 2, "r")])
 
 
 def test_wrong_execution_filtered() -> None:
     """A completion stamped with another execution id is stale: dropped, no delta."""
     result = run(
         one_activity,
-        [STARTED, activity_scheduled(2, "A", 1)],
-        [wi_activity_completed(2, "r", execution_id=2)],
+        [STARTED, scheduled(2, "A", 1)],
+        [activity_done(2, "r", execution_id=2)],
     )
 
-    assert result == noop()
+    assert result == noop_turn()
 
 
 def test_external_without_subscription() -> None:
@@ -130,15 +128,15 @@ def test_external_without_subscription() -> None:
         early = await ctx.wait_for_event("X")
         return [approval, early]
 
-    first = run(orch, [STARTED], [wi_external_raised("X", "early")])
+    first = run(orch, [STARTED], [external_item("X", "early")])
     assert first == turn(
         TurnOutcome.CONTINUE,
         delta=[external_event(2, "X", "early"), external_subscribed(3, "Approval")],
         actions=[WaitExternal(event_id=3, name="Approval")],
     )
 
-    second = run(orch, [STARTED, *first.history_delta], [wi_external_raised("Approval", "yes")])
-    assert second == completed(
+    second = run(orch, [STARTED, *first.history_delta], [external_item("Approval", "yes")])
+    assert second == completed_turn(
         ["yes", "early"],
         id=6,
         delta=[external_event(4, "Approval", "yes", source=3), external_subscribed(5, "X")],
@@ -152,11 +150,11 @@ def test_multiple_completions_batch() -> None:
     async def orch(ctx: OrchestrationContext, _: Any) -> Any:
         return await ctx.when_all([ctx.schedule_activity("A"), ctx.schedule_activity("B")])
 
-    history = [STARTED, activity_scheduled(2, "A"), activity_scheduled(3, "B")]
-    result = run(orch, history, [wi_activity_completed(3, "b"), wi_activity_completed(2, "a")])
+    history = [STARTED, scheduled(2, "A"), scheduled(3, "B")]
+    result = run(orch, history, [activity_done(3, "b"), activity_done(2, "a")])
 
-    assert result == completed(
-        ["a", "b"], id=6, delta=[activity_completed(4, 3, "b"), activity_completed(5, 2, "a")]
+    assert result == completed_turn(
+        ["a", "b"], id=6, delta=[completed(4, 3, "b"), completed(5, 2, "a")]
     )
 
 
@@ -172,6 +170,6 @@ def test_wait_served_from_buffer_is_not_linked_again() -> None:
         external_subscribed(3, "E"),
         external_subscribed(4, "E"),
     ]
-    assert run(orch, history, [wi_external_raised("E", "late")]) == completed(
+    assert run(orch, history, [external_item("E", "late")]) == completed_turn(
         ["early", "late"], id=6, delta=[external_event(5, "E", "late", source=4)]
     )

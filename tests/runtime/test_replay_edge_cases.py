@@ -8,18 +8,18 @@ import pytest
 from _replay_builders import (
     NOW,
     STARTED,
-    activity_completed,
-    activity_scheduled,
+    activity_done,
     completed,
+    completed_turn,
     external_subscribed,
-    failed,
+    failed_turn,
     orchestration_failed,
     run,
+    scheduled,
+    start_item,
     timer_created,
     timer_fired,
     turn,
-    wi_activity_completed,
-    wi_start,
 )
 
 from provkit.contract import ErrorCategory, ErrorDetails
@@ -40,7 +40,7 @@ def test_zero_delay_timer() -> None:
         actions=[CreateTimer(event_id=2, fire_at_ms=NOW)],
     )
     history = [STARTED, timer_created(2, NOW), timer_fired(3, 2, NOW)]
-    assert run(orch, history) == completed("after", id=4)
+    assert run(orch, history) == completed_turn("after", id=4)
 
 
 def test_empty_activity_input() -> None:
@@ -50,8 +50,8 @@ def test_empty_activity_input() -> None:
         return await ctx.schedule_activity("A", "")
 
     assert run(orch, [STARTED]).actions == [ScheduleActivity(event_id=2, name="A", input='""')]
-    history = [STARTED, activity_scheduled(2, "A", ""), activity_completed(3, 2, "")]
-    assert run(orch, history) == completed("", id=4)
+    history = [STARTED, scheduled(2, "A", ""), completed(3, 2, "")]
+    assert run(orch, history) == completed_turn("", id=4)
 
 
 def test_large_result_string() -> None:
@@ -61,10 +61,10 @@ def test_large_result_string() -> None:
     async def orch(ctx: OrchestrationContext, _: Any) -> Any:
         return await ctx.schedule_activity("Big")
 
-    history = [STARTED, activity_scheduled(2, "Big")]
-    result = run(orch, history, [wi_activity_completed(2, big)])
+    history = [STARTED, scheduled(2, "Big")]
+    result = run(orch, history, [activity_done(2, big)])
 
-    assert result == completed(big, id=4, delta=[activity_completed(3, 2, big)])
+    assert result == completed_turn(big, id=4, delta=[completed(3, 2, big)])
 
 
 def test_unicode_in_names() -> None:
@@ -76,8 +76,8 @@ def test_unicode_in_names() -> None:
     assert run(orch, [STARTED]).actions == [
         ScheduleActivity(event_id=2, name="Grüße 🎉", input='"👋"')
     ]
-    history = [STARTED, activity_scheduled(2, "Grüße 🎉", "👋"), activity_completed(3, 2, "🙂")]
-    assert run(orch, history) == completed("🙂", id=4)
+    history = [STARTED, scheduled(2, "Grüße 🎉", "👋"), completed(3, 2, "🙂")]
+    assert run(orch, history) == completed_turn("🙂", id=4)
 
 
 def test_handler_invoked_once() -> None:
@@ -89,11 +89,9 @@ def test_handler_invoked_once() -> None:
         first = await ctx.schedule_activity("A")
         return await ctx.schedule_activity("B", first)
 
-    first = run(orch, [], [wi_start()])
-    second = run(orch, first.history_delta, [wi_activity_completed(2, "a")])
-    third = run(
-        orch, [*first.history_delta, *second.history_delta], [wi_activity_completed(4, "b")]
-    )
+    first = run(orch, [], [start_item()])
+    second = run(orch, first.history_delta, [activity_done(2, "a")])
+    third = run(orch, [*first.history_delta, *second.history_delta], [activity_done(4, "b")])
 
     assert [r.outcome for r in (first, second, third)] == [
         TurnOutcome.CONTINUE,
@@ -105,7 +103,7 @@ def test_handler_invoked_once() -> None:
 
 def test_unregistered_orchestration_fails() -> None:
     """A Started naming no registered orchestration fails CONFIGURATION/unregistered."""
-    assert run(None, [STARTED]) == failed(
+    assert run(None, [STARTED]) == failed_turn(
         ErrorDetails(
             category=ErrorCategory.CONFIGURATION,
             kind="unregistered",
@@ -121,7 +119,7 @@ def test_plain_function_orchestration_fails() -> None:
     def orch(ctx: OrchestrationContext, _: Any) -> str:
         return "sync"
 
-    assert run(orch, [STARTED]) == failed(
+    assert run(orch, [STARTED]) == failed_turn(
         ErrorDetails(
             category=ErrorCategory.CONFIGURATION,
             kind="not_async",
@@ -138,7 +136,7 @@ def test_negative_timer_delay_raises_in_the_code() -> None:
     async def orch(ctx: OrchestrationContext, _: Any) -> None:
         ctx.schedule_timer(-1)
 
-    assert run(orch, [STARTED]) == failed(
+    assert run(orch, [STARTED]) == failed_turn(
         orchestration_failed("timer delay must be >= 0 seconds, got -1"), id=2
     )
 

@@ -7,13 +7,13 @@ from typing import Any
 from _replay_builders import (
     NOW,
     STARTED,
-    activity_completed,
-    activity_scheduled,
+    activity_done,
+    completed,
     external_subscribed,
     run,
+    scheduled,
     timer_created,
     turn,
-    wi_activity_completed,
 )
 
 from provkit.runtime._context import OrchestrationContext
@@ -36,7 +36,7 @@ def test_sequential_allocation() -> None:
     assert run(orch, [STARTED]) == turn(
         TurnOutcome.CONTINUE,
         delta=[
-            activity_scheduled(2, "A"),
+            scheduled(2, "A"),
             timer_created(3, NOW + 1_000),
             external_subscribed(4, "E"),
         ],
@@ -50,28 +50,28 @@ def test_sequential_allocation() -> None:
 
 def test_allocation_after_replay() -> None:
     """After Started(1), Scheduled(2), Completed(3) the next new event gets id 4."""
-    history = [STARTED, activity_scheduled(2, "A"), activity_completed(3, 2)]
+    history = [STARTED, scheduled(2, "A"), completed(3, 2)]
     assert run(two_steps, history) == turn(
         TurnOutcome.CONTINUE,
-        delta=[activity_scheduled(4, "B")],
+        delta=[scheduled(4, "B")],
         actions=[ScheduleActivity(event_id=4, name="B", input="null")],
     )
 
 
 def test_allocation_with_gaps() -> None:
     """After Started(1), Scheduled(5) the next new event gets max + 1 = 6."""
-    history = [STARTED, activity_scheduled(5, "A")]
-    assert run(two_steps, history, [wi_activity_completed(5)]) == turn(
+    history = [STARTED, scheduled(5, "A")]
+    assert run(two_steps, history, [activity_done(5)]) == turn(
         TurnOutcome.CONTINUE,
-        delta=[activity_completed(6, 5), activity_scheduled(7, "B")],
+        delta=[completed(6, 5), scheduled(7, "B")],
         actions=[ScheduleActivity(event_id=7, name="B", input="null")],
     )
 
 
 def test_message_completions_take_ids_before_new_schedules() -> None:
     """This turn's completions are numbered first, then what the code schedules after them."""
-    history = [STARTED, activity_scheduled(2, "A")]
-    result = run(two_steps, history, [wi_activity_completed(2, "a")])
+    history = [STARTED, scheduled(2, "A")]
+    result = run(two_steps, history, [activity_done(2, "a")])
 
     assert [(type(e).__name__, e.event_id) for e in result.history_delta] == [
         ("ActivityCompleted", 3),

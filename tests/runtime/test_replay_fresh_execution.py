@@ -8,16 +8,16 @@ from _replay_builders import (
     INSTANCE,
     NOW,
     STARTED,
-    activity_scheduled,
-    completed,
+    completed_turn,
     external_subscribed,
-    failed,
+    failed_turn,
     orchestration_failed,
     run,
+    scheduled,
+    start_item,
     sub_orch_scheduled,
     timer_created,
     turn,
-    wi_start,
 )
 
 from provkit.contract import events as ev
@@ -37,7 +37,7 @@ def test_immediate_return_ok() -> None:
     async def orch(ctx: OrchestrationContext, _: Any) -> str:
         return "success"
 
-    assert run(orch, [STARTED]) == completed("success", id=2)
+    assert run(orch, [STARTED]) == completed_turn("success", id=2)
 
 
 def test_immediate_return_err() -> None:
@@ -46,7 +46,7 @@ def test_immediate_return_err() -> None:
     async def orch(ctx: OrchestrationContext, _: Any) -> str:
         raise ValueError("failure")
 
-    assert run(orch, [STARTED]) == failed(orchestration_failed("failure"), id=2)
+    assert run(orch, [STARTED]) == failed_turn(orchestration_failed("failure"), id=2)
 
 
 def test_schedule_activity_pending() -> None:
@@ -57,7 +57,7 @@ def test_schedule_activity_pending() -> None:
 
     assert run(orch, [STARTED]) == turn(
         TurnOutcome.CONTINUE,
-        delta=[activity_scheduled(2, "Greet", "Alice")],
+        delta=[scheduled(2, "Greet", "Alice")],
         actions=[ScheduleActivity(event_id=2, name="Greet", input='"Alice"')],
     )
 
@@ -123,13 +123,13 @@ def test_multiple_schedules_no_await() -> None:
             ctx.schedule_activity(name, name.lower())
         return "done"
 
-    assert run(orch, [STARTED]) == completed(
+    assert run(orch, [STARTED]) == completed_turn(
         "done",
         id=5,
         delta=[
-            activity_scheduled(2, "A", "a"),
-            activity_scheduled(3, "B", "b"),
-            activity_scheduled(4, "C", "c"),
+            scheduled(2, "A", "a"),
+            scheduled(3, "B", "b"),
+            scheduled(4, "C", "c"),
         ],
         actions=[
             ScheduleActivity(event_id=2, name="A", input='"a"'),
@@ -145,7 +145,7 @@ def test_start_message_records_started_event() -> None:
     async def orch(ctx: OrchestrationContext, name: Any) -> str:
         return f"hello {name}"
 
-    start = wi_start(
+    start = start_item(
         "Bob", version="2.1", parent_instance="parent", parent_execution_id=3, parent_id=7
     )
     result = run(orch, [], [start])
@@ -160,7 +160,7 @@ def test_start_message_records_started_event() -> None:
         parent_execution_id=3,
         parent_id=7,
     )
-    assert result == completed(
+    assert result == completed_turn(
         "hello Bob", id=2, delta=[expected_started], started=expected_started
     )
     assert result.started is result.history_delta[0]

@@ -10,10 +10,10 @@ from typing import Any
 
 from _replay_builders import (
     STARTED,
-    activity_scheduled,
-    failed,
+    failed_turn,
     orchestration_failed,
     run,
+    scheduled,
 )
 
 from provkit.runtime._context import OrchestrationContext
@@ -26,7 +26,7 @@ def test_panic_string() -> None:
     async def orch(ctx: OrchestrationContext, _: Any) -> None:
         raise RuntimeError("oops")
 
-    assert run(orch, [STARTED]) == failed(orchestration_failed("oops"), id=2)
+    assert run(orch, [STARTED]) == failed_turn(orchestration_failed("oops"), id=2)
 
 
 def test_panic_other() -> None:
@@ -35,7 +35,7 @@ def test_panic_other() -> None:
     async def orch(ctx: OrchestrationContext, _: Any) -> None:
         raise KeyError()
 
-    assert run(orch, [STARTED]) == failed(orchestration_failed("KeyError"), id=2)
+    assert run(orch, [STARTED]) == failed_turn(orchestration_failed("KeyError"), id=2)
 
 
 def test_exception_after_scheduling_keeps_fire_and_forget_work() -> None:
@@ -45,10 +45,10 @@ def test_exception_after_scheduling_keeps_fire_and_forget_work() -> None:
         ctx.schedule_activity("NotifyFailure", "order-7")
         raise ValueError("bad order")
 
-    assert run(orch, [STARTED]) == failed(
+    assert run(orch, [STARTED]) == failed_turn(
         orchestration_failed("bad order"),
         id=3,
-        delta=[activity_scheduled(2, "NotifyFailure", "order-7")],
+        delta=[scheduled(2, "NotifyFailure", "order-7")],
         actions=[ScheduleActivity(event_id=2, name="NotifyFailure", input='"order-7"')],
     )
 
@@ -59,7 +59,7 @@ def test_unencodable_output_fails() -> None:
     async def orch(ctx: OrchestrationContext, _: Any) -> object:
         return {1, 2}
 
-    assert run(orch, [STARTED]) == failed(
+    assert run(orch, [STARTED]) == failed_turn(
         orchestration_failed(
             "cannot encode set payload as JSON: Object of type set is not JSON serializable"
         ),

@@ -6,10 +6,10 @@ from typing import Any
 
 from _replay_builders import (
     STARTED,
-    activity_completed,
-    activity_scheduled,
+    activity_done,
+    completed,
     run,
-    wi_activity_completed,
+    scheduled,
 )
 
 from provkit.runtime._context import OrchestrationContext
@@ -38,7 +38,7 @@ def test_fresh_execution_not_replaying() -> None:
 def test_replay_is_replaying() -> None:
     """With a recorded schedule and completion, the code starts replaying and ends live."""
     trace: list[bool] = []
-    result = run(recorder(trace), [STARTED, activity_scheduled(2, "A"), activity_completed(3, 2)])
+    result = run(recorder(trace), [STARTED, scheduled(2, "A"), completed(3, 2)])
 
     assert result.outcome is TurnOutcome.COMPLETED
     assert trace == [True, True, False]
@@ -47,7 +47,7 @@ def test_replay_is_replaying() -> None:
 def test_transitions_after_history() -> None:
     """Replaying the last recorded schedule ends replay; a completion arriving now is live."""
     trace: list[bool] = []
-    result = run(recorder(trace), [STARTED, activity_scheduled(2, "A")], [wi_activity_completed(2)])
+    result = run(recorder(trace), [STARTED, scheduled(2, "A")], [activity_done(2)])
 
     assert result.outcome is TurnOutcome.COMPLETED
     assert trace == [True, False, False]

@@ -10,15 +10,15 @@ import pytest
 from _replay_builders import (
     NOW,
     STARTED,
-    activity_scheduled,
-    completed,
+    activity_done,
+    completed_turn,
     external_subscribed,
-    failed,
+    failed_turn,
     nondeterminism,
     run,
+    scheduled,
     timer_created,
-    wi_activity_completed,
-    wi_timer_fired,
+    timer_item,
 )
 
 from provkit.runtime._context import OrchestrationContext
@@ -34,7 +34,7 @@ def test_schedule_mismatch_activity_vs_timer() -> None:
     async def orch(ctx: OrchestrationContext, _: Any) -> None:
         await ctx.schedule_timer(5)
 
-    assert run(orch, [STARTED, activity_scheduled(2, "A", 1)]) == failed(
+    assert run(orch, [STARTED, scheduled(2, "A", 1)]) == failed_turn(
         nondeterminism(
             "replay mismatch at event 2: history has activity 'A' with input 1, "
             "but the orchestration scheduled a timer"
@@ -46,7 +46,7 @@ def test_schedule_mismatch_activity_vs_timer() -> None:
 
 def test_schedule_mismatch_timer_vs_activity() -> None:
     """An activity where history recorded a timer fails with nondeterminism naming both."""
-    assert run(activity_a, [STARTED, timer_created(2, NOW)]) == failed(
+    assert run(activity_a, [STARTED, timer_created(2, NOW)]) == failed_turn(
         nondeterminism(
             "replay mismatch at event 2: history has a timer, "
             "but the orchestration scheduled activity 'A' with input 1"
@@ -61,7 +61,7 @@ def test_schedule_mismatch_wrong_activity_name() -> None:
     async def orch(ctx: OrchestrationContext, _: Any) -> Any:
         return await ctx.schedule_activity("B", 1)
 
-    assert run(orch, [STARTED, activity_scheduled(2, "A", 1)]) == failed(
+    assert run(orch, [STARTED, scheduled(2, "A", 1)]) == failed_turn(
         nondeterminism(
             "replay mismatch at event 2: history has activity 'A' with input 1, "
             "but the orchestration scheduled activity 'B' with input 1"
@@ -77,7 +77,7 @@ def test_schedule_mismatch_wrong_input() -> None:
     async def orch(ctx: OrchestrationContext, _: Any) -> Any:
         return await ctx.schedule_activity("A", "y")
 
-    assert run(orch, [STARTED, activity_scheduled(2, "A", "x")]) == failed(
+    assert run(orch, [STARTED, scheduled(2, "A", "x")]) == failed_turn(
         nondeterminism(
             """replay mismatch at event 2: history has activity 'A' with input "x", """
             """but the orchestration scheduled activity 'A' with input "y\""""
@@ -93,7 +93,7 @@ def test_schedule_mismatch_wrong_external_name() -> None:
     async def orch(ctx: OrchestrationContext, _: Any) -> Any:
         return await ctx.wait_for_event("Y")
 
-    assert run(orch, [STARTED, external_subscribed(2, "X")]) == failed(
+    assert run(orch, [STARTED, external_subscribed(2, "X")]) == failed_turn(
         nondeterminism(
             "replay mismatch at event 2: history has a wait for event 'X', "
             "but the orchestration scheduled a wait for event 'Y'"
@@ -108,7 +108,7 @@ def test_history_schedule_no_emitted_action() -> None:
     async def orch(ctx: OrchestrationContext, _: Any) -> str:
         return "done"
 
-    assert run(orch, [STARTED, activity_scheduled(2, "A", 1)]) == completed(
+    assert run(orch, [STARTED, scheduled(2, "A", 1)]) == completed_turn(
         "done", id=3, cancelled_activities=[2]
     )
 
@@ -120,7 +120,7 @@ def test_completion_without_schedule() -> None:
     async def orch(ctx: OrchestrationContext, _: Any) -> None:
         calls.append(1)
 
-    assert run(orch, [STARTED], [wi_activity_completed(999, "r")]) == failed(
+    assert run(orch, [STARTED], [activity_done(999, "r")]) == failed_turn(
         nondeterminism("ActivityCompletedMessage for event 999, which is not a scheduled task"),
         id=2,
     )
@@ -129,8 +129,8 @@ def test_completion_without_schedule() -> None:
 
 def test_completion_kind_mismatch() -> None:
     """A TimerFired message for activity 2 fails with nondeterminism and records nothing else."""
-    assert run(activity_a, [STARTED, activity_scheduled(2, "A", 1)], [wi_timer_fired(2, NOW)]) == (
-        failed(
+    assert run(activity_a, [STARTED, scheduled(2, "A", 1)], [timer_item(2, NOW)]) == (
+        failed_turn(
             nondeterminism(
                 "TimerFiredMessage for event 2, which is activity 'A' with input 1 "
                 "(expected TimerCreated)"
@@ -154,7 +154,7 @@ def test_awaiting_a_foreign_awaitable_fails() -> None:
     async def orch(ctx: OrchestrationContext, _: Any) -> None:
         await _Foreign()
 
-    assert run(orch, [STARTED]) == failed(
+    assert run(orch, [STARTED]) == failed_turn(
         nondeterminism(
             "orchestration awaited _Foreign.__await__() (which yielded 'network'), not a durable "
             "task: await only what ctx.schedule_*, ctx.wait_for_event, ctx.when_all and "
@@ -171,7 +171,7 @@ async def test_awaiting_asyncio_sleep_on_a_running_loop_fails() -> None:
     async def orch(ctx: OrchestrationContext, _: Any) -> None:
         await asyncio.sleep(30)
 
-    assert run(orch, [STARTED]) == failed(
+    assert run(orch, [STARTED]) == failed_turn(
         nondeterminism(
             "orchestration awaited sleep() -> FutureIter (which yielded <Future pending>), not a "
             "durable task: await only what ctx.schedule_*, ctx.wait_for_event, ctx.when_all and "
@@ -191,7 +191,7 @@ def test_nondeterminism_cannot_be_swallowed() -> None:
             return "swallowed"
         return "unreachable"
 
-    assert run(orch, [STARTED, activity_scheduled(2, "A", 1)]) == failed(
+    assert run(orch, [STARTED, scheduled(2, "A", 1)]) == failed_turn(
         nondeterminism(
             "replay mismatch at event 2: history has activity 'A' with input 1, "
             "but the orchestration scheduled activity 'B' with input 1"
@@ -203,10 +203,10 @@ def test_nondeterminism_cannot_be_swallowed() -> None:
 
 def test_batch_with_a_bad_completion_is_refused_whole() -> None:
     """A valid completion beside an unmatched one is not recorded: the delta is just the failure."""
-    history = [STARTED, activity_scheduled(2, "A", 1)]
-    batch = [wi_activity_completed(2, "r"), wi_activity_completed(999, "r")]
+    history = [STARTED, scheduled(2, "A", 1)]
+    batch = [activity_done(2, "r"), activity_done(999, "r")]
 
-    assert run(activity_a, history, batch) == failed(
+    assert run(activity_a, history, batch) == failed_turn(
         nondeterminism("ActivityCompletedMessage for event 999, which is not a scheduled task"),
         id=3,
         cancelled_activities=[2],

@@ -8,10 +8,10 @@ from _replay_builders import (
     INSTANCE,
     NOW,
     STARTED,
-    activity_scheduled,
     external_subscribed,
-    noop,
+    noop_turn,
     run,
+    scheduled,
     sub_orch_scheduled,
     timer_created,
 )
@@ -25,7 +25,7 @@ def test_activity_scheduled_no_completion() -> None:
     async def orch(ctx: OrchestrationContext, _: Any) -> Any:
         return await ctx.schedule_activity("Greet", "Alice")
 
-    assert run(orch, [STARTED, activity_scheduled(2, "Greet", "Alice")]) == noop()
+    assert run(orch, [STARTED, scheduled(2, "Greet", "Alice")]) == noop_turn()
 
 
 def test_timer_created_no_fire() -> None:
@@ -34,7 +34,7 @@ def test_timer_created_no_fire() -> None:
     async def orch(ctx: OrchestrationContext, _: Any) -> None:
         await ctx.schedule_timer(60)
 
-    assert run(orch, [STARTED, timer_created(2, NOW + 60_000)]) == noop()
+    assert run(orch, [STARTED, timer_created(2, NOW + 60_000)]) == noop_turn()
 
 
 def test_external_subscribed_no_event() -> None:
@@ -43,7 +43,7 @@ def test_external_subscribed_no_event() -> None:
     async def orch(ctx: OrchestrationContext, _: Any) -> Any:
         return await ctx.wait_for_event("Approval")
 
-    assert run(orch, [STARTED, external_subscribed(2, "Approval")]) == noop()
+    assert run(orch, [STARTED, external_subscribed(2, "Approval")]) == noop_turn()
 
 
 def test_sub_orch_scheduled_no_completion() -> None:
@@ -53,4 +53,4 @@ def test_sub_orch_scheduled_no_completion() -> None:
         return await ctx.schedule_sub_orchestration("Child", 5)
 
     history = [STARTED, sub_orch_scheduled(2, "Child", f"{INSTANCE}::sub::2", 5)]
-    assert run(orch, history) == noop()
+    assert run(orch, history) == noop_turn()

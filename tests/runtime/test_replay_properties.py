@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from _replay_builders import INSTANCE, NOW, wi_activity_completed, wi_external_raised, wi_start
+from _replay_builders import INSTANCE, NOW, activity_done, external_item, start_item
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -77,13 +77,13 @@ def answer(action: Any) -> msg.OrchestratorMessage:
     """What the world sends back for one action."""
     match action:
         case ScheduleActivity(event_id=event_id, name=name, input=input):
-            return wi_activity_completed(event_id, f"{name}:{input}")
+            return activity_done(event_id, f"{name}:{input}")
         case CreateTimer(event_id=event_id, fire_at_ms=fire_at_ms):
             return msg.TimerFiredMessage(
                 instance=INSTANCE, execution_id=1, id=event_id, fire_at_ms=fire_at_ms
             )
         case WaitExternal(name=name):
-            return wi_external_raised(name, f"data-{name}")
+            return external_item(name, f"data-{name}")
     raise AssertionError(f"unexpected action {action!r}")
 
 
@@ -123,7 +123,7 @@ def drive(data: st.DataObject, program: list[Step]) -> tuple[Any, list[ev.Event]
     """Run ``program`` to completion, answering in hypothesis-chosen order; check each turn."""
     orch = interpreter(program)
     history: list[ev.Event] = []
-    pending: list[msg.OrchestratorMessage] = [wi_start()]
+    pending: list[msg.OrchestratorMessage] = [start_item()]
     delivered: list[msg.OrchestratorMessage] = []
     for turn_number in range(100):
         batch_size = data.draw(st.integers(1, len(pending)), label="batch size")

@@ -7,10 +7,10 @@ from typing import Any
 from _replay_builders import (
     NOW,
     STARTED,
-    activity_completed,
-    activity_scheduled,
     completed,
+    completed_turn,
     run,
+    scheduled,
     timer_created,
     timer_fired,
     turn,
@@ -28,11 +28,11 @@ async def two_steps(ctx: OrchestrationContext, _: Any) -> list[Any]:
 
 def test_two_activities_first_done() -> None:
     """After A1's recorded result the code schedules A2 with it, as new event 4."""
-    history = [STARTED, activity_scheduled(2, "A1", "x"), activity_completed(3, 2, "r1")]
+    history = [STARTED, scheduled(2, "A1", "x"), completed(3, 2, "r1")]
 
     assert run(two_steps, history) == turn(
         TurnOutcome.CONTINUE,
-        delta=[activity_scheduled(4, "A2", "r1")],
+        delta=[scheduled(4, "A2", "r1")],
         actions=[ScheduleActivity(event_id=4, name="A2", input='"r1"')],
     )
 
@@ -41,12 +41,12 @@ def test_two_activities_both_done() -> None:
     """With both steps recorded the code completes with both results and schedules nothing."""
     history = [
         STARTED,
-        activity_scheduled(2, "A1", "x"),
-        activity_completed(3, 2, "r1"),
-        activity_scheduled(4, "A2", "r1"),
-        activity_completed(5, 4, "r2"),
+        scheduled(2, "A1", "x"),
+        completed(3, 2, "r1"),
+        scheduled(4, "A2", "r1"),
+        completed(5, 4, "r2"),
     ]
-    assert run(two_steps, history) == completed(["r1", "r2"], id=6)
+    assert run(two_steps, history) == completed_turn(["r1", "r2"], id=6)
 
 
 def test_activity_then_timer() -> None:
@@ -56,7 +56,7 @@ def test_activity_then_timer() -> None:
         await ctx.schedule_activity("Work")
         await ctx.schedule_timer(30)
 
-    history = [STARTED, activity_scheduled(2, "Work"), activity_completed(3, 2)]
+    history = [STARTED, scheduled(2, "Work"), completed(3, 2)]
     assert run(orch, history) == turn(
         TurnOutcome.CONTINUE,
         delta=[timer_created(4, NOW + 30_000)],
@@ -74,7 +74,7 @@ def test_timer_then_activity() -> None:
     history = [STARTED, timer_created(2, NOW - 5), timer_fired(3, 2, NOW - 5)]
     assert run(orch, history) == turn(
         TurnOutcome.CONTINUE,
-        delta=[activity_scheduled(4, "Work", 1)],
+        delta=[scheduled(4, "Work", 1)],
         actions=[ScheduleActivity(event_id=4, name="Work", input="1")],
     )
 
@@ -87,9 +87,9 @@ def test_many_sequential_activities() -> None:
 
     history = [STARTED]
     for i in range(10):
-        scheduled = 2 + 2 * i
+        event_id = 2 + 2 * i
         history += [
-            activity_scheduled(scheduled, "Step", i),
-            activity_completed(scheduled + 1, scheduled, i * 10),
+            scheduled(event_id, "Step", i),
+            completed(event_id + 1, event_id, i * 10),
         ]
-    assert run(orch, history) == completed([i * 10 for i in range(10)], id=22)
+    assert run(orch, history) == completed_turn([i * 10 for i in range(10)], id=22)

@@ -7,14 +7,14 @@ from typing import Any
 from _replay_builders import (
     INSTANCE,
     STARTED,
-    completed,
-    failed,
+    completed_turn,
+    failed_turn,
     nondeterminism,
     run,
     sub_orch_completed,
+    sub_orch_done,
     sub_orch_scheduled,
     turn,
-    wi_sub_orch_completed,
 )
 
 from provkit.runtime._context import OrchestrationContext
@@ -51,7 +51,7 @@ def test_explicit_instance_preserved() -> None:
 def test_replay_uses_history_instance() -> None:
     """A replayed default-id child binds to the recorded instance, whose answer is accepted."""
     history = [STARTED, sub_orch_scheduled(2, "Child", "sub::2", 1)]
-    assert run(auto_child, history, [wi_sub_orch_completed(2, "sub::2", "out")]) == completed(
+    assert run(auto_child, history, [sub_orch_done(2, "sub::2", "out")]) == completed_turn(
         "out", id=4, delta=[sub_orch_completed(3, 2, "out")]
     )
 
@@ -59,7 +59,7 @@ def test_replay_uses_history_instance() -> None:
 def test_explicit_instance_mismatch_is_nondeterminism() -> None:
     """An explicit child id differing from the recorded one fails nondeterminism."""
     history = [STARTED, sub_orch_scheduled(2, "Child", "other-id", 1)]
-    assert run(named_child, history) == failed(
+    assert run(named_child, history) == failed_turn(
         nondeterminism(
             "replay mismatch at event 2: history has sub-orchestration 'Child' "
             "(instance 'other-id') with input 1, but the orchestration scheduled "
@@ -72,7 +72,7 @@ def test_explicit_instance_mismatch_is_nondeterminism() -> None:
 def test_answer_from_another_child_is_nondeterminism() -> None:
     """A completion naming a different child than event 2 started fails nondeterminism."""
     history = [STARTED, sub_orch_scheduled(2, "Child", "my-id", 1)]
-    assert run(named_child, history, [wi_sub_orch_completed(2, "impostor", "x")]) == failed(
+    assert run(named_child, history, [sub_orch_done(2, "impostor", "x")]) == failed_turn(
         nondeterminism(
             "SubOrchestrationCompletedMessage from 'impostor' for event 2, which started 'my-id'"
         ),

@@ -9,15 +9,15 @@ from _replay_builders import (
     INSTANCE,
     NOW,
     STARTED,
-    activity_completed,
     activity_failed,
-    activity_scheduled,
     completed,
+    completed_turn,
     external_event,
     external_subscribed,
-    failed,
+    failed_turn,
     orchestration_failed,
     run,
+    scheduled,
     sub_orch_completed,
     sub_orch_scheduled,
     system_call,
@@ -39,10 +39,10 @@ def test_activity_completed_in_history() -> None:
 
     history = [
         STARTED,
-        activity_scheduled(2, "Greet", "Alice"),
-        activity_completed(3, 2, "Hello, Alice"),
+        scheduled(2, "Greet", "Alice"),
+        completed(3, 2, "Hello, Alice"),
     ]
-    assert run(orch, history) == completed("Hello, Alice", id=4)
+    assert run(orch, history) == completed_turn("Hello, Alice", id=4)
 
 
 def test_activity_failed_in_history() -> None:
@@ -51,8 +51,8 @@ def test_activity_failed_in_history() -> None:
     async def orch(ctx: OrchestrationContext, _: Any) -> Any:
         return await ctx.schedule_activity("Greet", "Alice")
 
-    history = [STARTED, activity_scheduled(2, "Greet", "Alice"), activity_failed(3, 2, "boom")]
-    assert run(orch, history) == failed(
+    history = [STARTED, scheduled(2, "Greet", "Alice"), activity_failed(3, 2, "boom")]
+    assert run(orch, history) == failed_turn(
         orchestration_failed("activity 'Greet' (event 2) failed: boom"), id=4
     )
 
@@ -65,7 +65,7 @@ def test_timer_fired_in_history() -> None:
         return "woke"
 
     history = [STARTED, timer_created(2, FIRE_AT), timer_fired(3, 2, FIRE_AT)]
-    assert run(orch, history) == completed("woke", id=4)
+    assert run(orch, history) == completed_turn("woke", id=4)
 
 
 def test_external_received_in_history() -> None:
@@ -79,7 +79,7 @@ def test_external_received_in_history() -> None:
         external_subscribed(2, "Approval"),
         external_event(3, "Approval", {"ok": True}, source=2),
     ]
-    assert run(orch, history) == completed({"ok": True}, id=4)
+    assert run(orch, history) == completed_turn({"ok": True}, id=4)
 
 
 def test_sub_orch_completed_in_history() -> None:
@@ -93,7 +93,7 @@ def test_sub_orch_completed_in_history() -> None:
         sub_orch_scheduled(2, "Child", f"{INSTANCE}::sub::2", 5),
         sub_orch_completed(3, 2, 25),
     ]
-    assert run(orch, history) == completed(25, id=4)
+    assert run(orch, history) == completed_turn(25, id=4)
 
 
 def test_system_call_in_history() -> None:
@@ -103,7 +103,7 @@ def test_system_call_in_history() -> None:
         return [ctx.new_guid(), ctx.utc_now().isoformat()]
 
     history = [STARTED, system_call(2, "new_guid", "g-1"), system_call(3, "utc_now", "1500")]
-    assert run(orch, history) == completed(["g-1", "1970-01-01T00:00:01.500000+00:00"], id=4)
+    assert run(orch, history) == completed_turn(["g-1", "1970-01-01T00:00:01.500000+00:00"], id=4)
 
 
 def test_fresh_system_calls_are_recorded() -> None:
@@ -118,7 +118,7 @@ def test_fresh_system_calls_are_recorded() -> None:
     assert isinstance(guid, ev.SystemCall)
     assert guid == system_call(2, "new_guid", guid.value)
     assert uuid.UUID(guid.value).version == 5
-    assert result == completed(
+    assert result == completed_turn(
         [guid.value, str(NOW / 1000)],
         id=4,
         delta=[guid, system_call(3, "utc_now", str(NOW))],

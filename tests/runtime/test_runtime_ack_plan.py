@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pytest
+from _replay_builders import STARTED, turn
 
 from provkit.contract import (
     ActivityId,
@@ -42,13 +43,12 @@ from provkit.runtime import (
     ScheduleActivity,
     StartSubOrchestration,
     TurnOutcome,
-    TurnResult,
     WaitExternal,
 )
 from provkit.runtime._ack_plan import plan_poison_ack, plan_turn_ack
 from provkit.runtime._dispatch_orchestration import target_execution
 
-ROOT = OrchestrationStarted(event_id=1, name="flow", version="1", input="0")
+ROOT = STARTED
 CHILD = OrchestrationStarted(
     event_id=1,
     name="flow",
@@ -72,29 +72,6 @@ def item(history: Sequence[Event], messages: Sequence[OrchestratorMessage]) -> O
         messages=list(messages),
         lock_token="t",
         attempt_count=1,
-    )
-
-
-def turn(
-    outcome: TurnOutcome,
-    *,
-    started: OrchestrationStarted = ROOT,
-    first_turn: bool = False,
-    output: str | None = None,
-    error: ErrorDetails | None = None,
-    actions: Sequence[Action] = (),
-    cancelled_activities: Sequence[int] = (),
-    cancelled_children: Sequence[str] = (),
-) -> TurnResult:
-    return TurnResult(
-        outcome=outcome,
-        output=output,
-        error=error,
-        history_delta=[started] if first_turn else [],
-        actions=list(actions),
-        cancelled_activities=list(cancelled_activities),
-        cancelled_sub_orchestrations=list(cancelled_children),
-        started=started,
     )
 
 
@@ -161,7 +138,7 @@ def test_first_turn_maps_every_action_and_records_the_instance() -> None:
         WaitExternal(event_id=4, name="e"),
         StartSubOrchestration(event_id=5, name="sub", instance="i::sub::5", input="7"),
     ]
-    plan = plan_turn_ack("i", 2, turn(TurnOutcome.CONTINUE, first_turn=True, actions=actions))
+    plan = plan_turn_ack("i", 2, turn(TurnOutcome.CONTINUE, delta=[ROOT], actions=actions))
 
     assert plan.execution_id == 2
     assert plan.history_delta == [ROOT]
@@ -180,7 +157,7 @@ def test_first_turn_maps_every_action_and_records_the_instance() -> None:
         ),
     ]
     assert plan.metadata == ExecutionMetadata(
-        status=Status.RUNNING, orchestration_name="flow", orchestration_version="1"
+        status=Status.RUNNING, orchestration_name="Orch", orchestration_version="0"
     )
     assert plan.cancelled_activities == []
 
@@ -194,7 +171,7 @@ def test_a_later_non_terminal_turn_leaves_metadata_alone() -> None:
 def test_completed_child_reports_its_result_to_the_parent() -> None:
     """A child's completion enqueues SubOrchestrationCompleted to the parent's schedule event."""
     plan = plan_turn_ack(
-        "i", 1, turn(TurnOutcome.COMPLETED, started=CHILD, output="42", cancelled_activities=[4])
+        "i", 1, turn(TurnOutcome.COMPLETED, started=CHILD, output=42, cancelled_activities=[4])
     )
     assert plan.orchestrator_items == [
         SubOrchestrationCompletedMessage(
@@ -220,7 +197,7 @@ def test_failed_child_reports_its_error_and_stores_it_as_output() -> None:
 
 def test_continue_as_new_sends_itself_the_next_start_and_not_the_parent() -> None:
     """CONTINUED_AS_NEW enqueues ContinueAsNew to the instance; the parent hears nothing yet."""
-    plan = plan_turn_ack("i", 1, turn(TurnOutcome.CONTINUED_AS_NEW, started=CHILD, output="9"))
+    plan = plan_turn_ack("i", 1, turn(TurnOutcome.CONTINUED_AS_NEW, started=CHILD, output=9))
     assert plan.orchestrator_items == [
         ContinueAsNew(instance="i", orchestration="flow", input="9", version="1")
     ]
@@ -234,7 +211,7 @@ def test_cancel_deletes_outstanding_activities_and_cancels_children() -> None:
         TurnOutcome.CANCELLED,
         error=cancelled,
         cancelled_activities=[2, 3],
-        cancelled_children=["i::sub::4"],
+        cancelled_sub_orchestrations=["i::sub::4"],
     )
     plan = plan_turn_ack("i", 1, result)
     assert plan.cancelled_activities == [ActivityId("i", 1, 2), ActivityId("i", 1, 3)]

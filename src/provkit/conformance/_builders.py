@@ -1,4 +1,11 @@
-"""Small constructors for events and messages, so tests read like the contract."""
+"""Small constructors for events and messages, so tests read like the contract.
+
+The one vocabulary for test data, also used by provkit's own tests: ``started``,
+``scheduled``, ``completed`` (activity events); ``start_item``, ``external_item``,
+``timer_item``, ``activity_done``, ``work_item`` (queue items); ``fetch``/``must_fetch`` and
+``ack`` (one contract call each); ``lock_instance``, ``commit_turn``, ``start_instance``,
+``lease_work`` (a few calls that set up a state).
+"""
 
 from __future__ import annotations
 
@@ -185,7 +192,7 @@ async def lock_instance(
     return item
 
 
-async def run_turn(
+async def commit_turn(
     provider: Provider,
     message: msg.OrchestratorMessage,
     lock_timeout: float,
@@ -251,7 +258,7 @@ async def start_next_execution(
     lock_timeout: float,
 ) -> OrchestrationItem:
     """Deliver a continue-as-new and ack its turn as the first turn of ``execution_id``."""
-    return await run_turn(
+    return await commit_turn(
         provider,
         continue_as_new_item(instance),
         lock_timeout,

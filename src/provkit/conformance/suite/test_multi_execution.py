@@ -11,6 +11,7 @@ import pytest
 from provkit.conformance._builders import (
     ack,
     activity_done,
+    commit_turn,
     completed,
     continue_as_new_item,
     continued_as_new,
@@ -20,7 +21,6 @@ from provkit.conformance._builders import (
     first_turn_metadata,
     lock_instance,
     orchestration_completed,
-    run_turn,
     scheduled,
     start_instance,
     start_item,
@@ -38,7 +38,7 @@ async def test_each_execution_keeps_its_own_history(provider: Provider, timing: 
     """Execution 1 (3 events) and 2 (2 events) read back separately; read() shows execution 2."""
     first = [started(), scheduled(2), continued_as_new(3)]
     second = [started(input="next"), scheduled(2, input="second")]
-    await run_turn(
+    await commit_turn(
         provider,
         start_item("inst-1"),
         timing.long_lock,
@@ -56,7 +56,7 @@ async def test_each_execution_keeps_its_own_history(provider: Provider, timing: 
 # Rejects: read() that does not follow the newest execution as it is created
 async def test_read_follows_the_latest_execution(provider: Provider, timing: Timing) -> None:
     """read() returns execution 1 until execution 2 exists, then execution 2."""
-    await run_turn(
+    await commit_turn(
         provider,
         start_item("inst-1"),
         timing.long_lock,
@@ -99,7 +99,7 @@ async def test_continue_as_new_starts_the_next_execution_and_keeps_the_old_one(
     """Acking execution_id + 1 creates it; later fetches report it with a clean history."""
     await start_instance(provider, "inst-1", timing.long_lock)
     ending = [external_event(2), continued_as_new(3)]
-    await run_turn(
+    await commit_turn(
         provider,
         external_item("inst-1"),
         timing.long_lock,
@@ -136,14 +136,14 @@ async def test_three_executions_keep_their_own_events(provider: Provider, timing
         2: [started(input="two"), scheduled(2), continued_as_new(3, "three")],
         3: [started(input="three"), scheduled(100), completed(101, 100)],
     }
-    await run_turn(
+    await commit_turn(
         provider,
         start_item("inst-2"),
         timing.long_lock,
         [started(input="other")],
         metadata=first_turn_metadata(),
     )
-    await run_turn(
+    await commit_turn(
         provider,
         start_item("inst-1"),
         timing.long_lock,
@@ -168,7 +168,7 @@ async def test_three_executions_keep_their_own_events(provider: Provider, timing
 # Rejects: an ack for an older execution that makes it current again
 async def test_current_execution_never_moves_backwards(provider: Provider, timing: Timing) -> None:
     """A late ack for execution 1 appends there, but execution 2 stays current."""
-    await run_turn(
+    await commit_turn(
         provider,
         start_item("inst-1"),
         timing.long_lock,
@@ -177,7 +177,7 @@ async def test_current_execution_never_moves_backwards(provider: Provider, timin
     )
     await start_next_execution(provider, "inst-1", 2, [started(input="next")], timing.long_lock)
 
-    stale = await run_turn(
+    stale = await commit_turn(
         provider,
         activity_done("inst-1", 2, execution_id=1),
         timing.long_lock,
@@ -205,7 +205,7 @@ async def test_ack_creates_the_named_execution_even_with_an_empty_delta(
     """An ack for execution 2 with no events still creates it and makes it current."""
     await start_instance(provider, "inst-1", timing.long_lock)
 
-    await run_turn(provider, continue_as_new_item("inst-1"), timing.long_lock, execution_id=2)
+    await commit_turn(provider, continue_as_new_item("inst-1"), timing.long_lock, execution_id=2)
 
     assert await provider.list_executions("inst-1") == [1, 2]
     assert await provider.read_execution("inst-1", 2) == []
@@ -233,7 +233,7 @@ async def test_terminal_events_stay_with_their_execution(
     provider: Provider, timing: Timing
 ) -> None:
     """Execution 1 ends continued-as-new and 2 completed; each keeps only its own ending."""
-    await run_turn(
+    await commit_turn(
         provider,
         start_item("inst-1"),
         timing.long_lock,
@@ -242,7 +242,7 @@ async def test_terminal_events_stay_with_their_execution(
     )
     await start_next_execution(provider, "inst-1", 2, [started(input="next")], timing.long_lock)
 
-    finishing = await run_turn(
+    finishing = await commit_turn(
         provider,
         external_item("inst-1"),
         timing.long_lock,

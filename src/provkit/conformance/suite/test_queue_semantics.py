@@ -12,6 +12,7 @@ from provkit.conformance._builders import (
     ORCHESTRATION,
     ack,
     activity_done,
+    commit_turn,
     completed,
     external_item,
     fetch,
@@ -20,7 +21,6 @@ from provkit.conformance._builders import (
     lease_work,
     lock_instance,
     provider_now_ms,
-    run_turn,
     scheduled,
     start_item,
     started,
@@ -186,7 +186,7 @@ async def test_timer_from_an_ack_is_invisible_until_its_fire_time(
 ) -> None:
     """A TimerFired message in an ack's orchestrator items waits for its fire time."""
     timer = timer_item("inst-1", 2, provider_now_ms(clock) + round(timing.lock_timeout * 1000))
-    await run_turn(
+    await commit_turn(
         provider,
         start_item("inst-1"),
         timing.long_lock,
@@ -345,7 +345,7 @@ async def test_lookalike_instance_ids_are_distinct_instances(
 ) -> None:
     """Ids differing only in case, wildcards, trailing space or normalisation stay separate."""
     for n, instance in enumerate(LOOKALIKE_IDS):
-        await run_turn(
+        await commit_turn(
             provider,
             start_item(instance),
             timing.long_lock,
