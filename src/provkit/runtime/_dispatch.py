@@ -1,8 +1,10 @@
-"""What both dispatchers share: jittered backoff, provider-call retries and the fetch loop.
+"""What both dispatchers share: backoff, retries, the fetch loop and settling fetched items.
 
 A dispatcher slot is a loop of fetch → process → settle; this module owns the loop, so the
 rules "a loop that found work polls again at once", "idle loops back off up to the poll
-interval" and "never spin on errors" live in one place.
+interval" and "never spin on errors" live in one place, and so does ``Settler``: how a fetched
+item of either queue is acked, given back or released, and how a failure while handling it
+costs one redelivery instead of the slot.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import random
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Generic, Protocol, TypeVar
 
-from provkit.contract import ProviderError
+from provkit.contract import LockLostError, ProviderError
 from provkit.runtime._options import RuntimeOptions
 
 _T = TypeVar("_T")
@@ -171,3 +173,105 @@ class BackgroundAck:
         if task is not None:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+
+
+class Fetched(Protocol):
+    """A fetched, locked item of either queue (``OrchestrationItem`` or ``WorkLease``)."""
+
+    @property
+    def lock_token(self) -> str: ...
+
+    @property
+    def attempt_count(self) -> int: ...
+
+
+_Fetched = TypeVar("_Fetched", bound=Fetched)
+
+Abandon = Callable[[str, float | None, bool], Awaitable[None]]
+"""A queue's abandon call: ``(lock_token, delay, ignore_attempt)``."""
+
+
+class Settler(Generic[_Fetched]):
+    """How the slots of one queue ack, give back and release the items they fetched.
+
+    ``abandon`` is the queue's abandon call; ``describe`` names an item in log lines
+    (``"turn of 'inst-1'"``). Every provider call is retried per ``call_with_retry``.
+    """
+
+    def __init__(
+        self,
+        abandon: Abandon,
+        describe: Callable[[_Fetched], str],
+        options: RuntimeOptions,
+        aborting: Callable[[], bool],
+    ) -> None:
+        self._abandon_call = abandon
+        self._describe = describe
+        self._options = options
+        self.aborting = aborting
+
+    async def guarded(self, item: _Fetched, work: Awaitable[_T]) -> _T | None:
+        """``await work``; a failure gives the item back, a cancellation without counting it.
+
+        Returns ``None`` after a failure. When the runtime aborts (a simulated crash) a
+        cancelled item is left locked, as a crash would leave it.
+        """
+        try:
+            return await work
+        except asyncio.CancelledError:
+            if not self.aborting():
+                await self._abandon(item, delay=None, ignore_attempt=True)
+            raise
+        except Exception:  # a bug here must cost one redelivery, not the slot
+            log.exception("%s failed unexpectedly; abandoning", self._describe(item))
+            await self.give_back(item)
+            return None
+
+    async def ack(self, item: _Fetched, call: Callable[[], Awaitable[None]]) -> None:
+        """Commit ``item`` with ``call``; a lost lock drops the result, a failure gives it back."""
+        what = self._describe(item)
+        try:
+            await call_with_retry(call, self._options, f"ack of {what}")
+        except LockLostError:
+            log.info("%s dropped: its lock was lost before the ack", what)
+        except ProviderError as exc:
+            log.warning("ack of %s failed: %s; abandoning", what, exc)
+            await self.give_back(item)
+
+    async def give_back(self, item: _Fetched) -> None:
+        """Abandon ``item`` for a retry after a backoff that grows with its deliveries."""
+        options = self._options
+        delay = backoff_delay(
+            item.attempt_count, options.retry_backoff_initial, options.retry_backoff_max
+        )
+        await self._abandon(item, delay=delay, ignore_attempt=False)
+
+    async def release(self, item: _Fetched) -> None:
+        """Hand back an unprocessed item at once, without counting the delivery."""
+        await self._abandon(item, delay=None, ignore_attempt=True)
+
+    async def wind_down(
+        self, settle: Callable[[], Awaitable[None]], cancel: Callable[[], Awaitable[None]]
+    ) -> None:
+        """End a stopping slot: ``settle`` what it has in flight, or ``cancel`` it instead when
+        the runtime aborts or the slot is cancelled meanwhile."""
+        if self.aborting():
+            await cancel()
+            return
+        try:
+            await settle()
+        except asyncio.CancelledError:
+            await cancel()
+            raise
+
+    async def _abandon(self, item: _Fetched, *, delay: float | None, ignore_attempt: bool) -> None:
+        """Give the item back; a lock that is already gone needs nothing more."""
+        what = self._describe(item)
+        try:
+            await call_with_retry(
+                lambda: self._abandon_call(item.lock_token, delay, ignore_attempt),
+                self._options,
+                f"abandon of {what}",
+            )
+        except ProviderError as exc:
+            log.info("abandon of %s failed: %s", what, exc)

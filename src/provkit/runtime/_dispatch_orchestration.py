@@ -8,19 +8,16 @@ and never writes anything a turn decided except through a single ``ack_orchestra
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
 
 from provkit.contract import (
     Clock,
     ErrorCategory,
     ErrorDetails,
     ExecutionMetadata,
-    LockLostError,
     OrchestrationItem,
     Provider,
-    ProviderError,
     Status,
 )
 from provkit.contract.events import (
@@ -32,11 +29,9 @@ from provkit.contract.events import (
 )
 from provkit.contract.messages import ContinueAsNew, OrchestratorMessage, StartOrchestration
 from provkit.runtime._ack_plan import AckPlan, plan_poison_ack, plan_turn_ack
-from provkit.runtime._dispatch import BackgroundAck, backoff_delay, call_with_retry, log
+from provkit.runtime._dispatch import BackgroundAck, Settler, log
 from provkit.runtime._options import RuntimeOptions
 from provkit.runtime._replay import OrchestrationFn, run_turn
-
-_T = TypeVar("_T")
 
 _ENDED = (OrchestrationCompleted, OrchestrationFailed)
 
@@ -105,6 +100,13 @@ def starter(messages: Sequence[OrchestratorMessage]) -> StartOrchestration | Con
     return next((m for m in messages if isinstance(m, StartOrchestration | ContinueAsNew)), None)
 
 
+@dataclass(frozen=True, slots=True)
+class GiveBack:
+    """``plan``'s answer for a batch that cannot be handled now: abandon it, to be retried."""
+
+    reason: str
+
+
 class OrchestrationDispatcher:
     """What the orchestration slots of one runtime share; ``slot()`` makes each slot's body."""
 
@@ -120,7 +122,8 @@ class OrchestrationDispatcher:
         self._orchestrations = dict(orchestrations)
         self._options = options
         self._clock = clock
-        self.aborting = aborting
+        abandon = provider.abandon_orchestration_item
+        self.settler: Settler[OrchestrationItem] = Settler(abandon, _describe, options, aborting)
 
     def slot(self) -> OrchestrationSlot:
         """A new slot's fetch / process / release / finish."""
@@ -132,32 +135,13 @@ class OrchestrationDispatcher:
             self._options.orchestration_lock_timeout, poll_timeout
         )
 
-    async def release(self, item: OrchestrationItem) -> None:
-        """Hand an unprocessed batch back without counting the delivery."""
-        await self._abandon(item, delay=None, ignore_attempt=True)
-
-    async def guarded(self, item: OrchestrationItem, work: Awaitable[_T]) -> _T | None:
-        """``await work``; a failure gives the batch back, a cancellation without counting it."""
-        try:
-            return await work
-        except asyncio.CancelledError:
-            if not self.aborting():
-                await self._abandon(item, delay=None, ignore_attempt=True)
-            raise
-        except Exception:  # a bug here must cost one redelivery, not the slot
-            log.exception("turn of %r failed unexpectedly; abandoning", item.instance)
-            await self._abandon(item, delay=self._redelivery_delay(item), ignore_attempt=False)
-            return None
-
-    async def plan(self, item: OrchestrationItem) -> AckPlan | None:
-        """What to ack for ``item`` (running its turn); ``None`` once it was given back."""
+    def plan(self, item: OrchestrationItem) -> AckPlan | GiveBack:
+        """What to do with ``item``: the ack of its turn (running the turn), or give it back."""
         max_attempts = self._options.max_attempts
         poisoned = item.attempt_count > max_attempts
         if item.history_error is not None:
             if not poisoned:
-                log.warning("history of %r unreadable: %s", item.instance, item.history_error)
-                await self._abandon(item, delay=self._redelivery_delay(item), ignore_attempt=False)
-                return None
+                return GiveBack(f"history of {item.instance!r} unreadable: {item.history_error}")
             error = self._poison_error(item, f"its history is unreadable: {item.history_error}")
             metadata = ExecutionMetadata(status=Status.FAILED, output=error.display())
             return AckPlan(execution_id=item.execution_id, metadata=metadata)
@@ -189,45 +173,17 @@ class OrchestrationDispatcher:
 
     async def ack(self, item: OrchestrationItem, plan: AckPlan) -> None:
         """Commit ``plan`` for ``item``; a permanent failure gives the batch back for a retry."""
-        try:
-            await call_with_retry(
-                lambda: self._provider.ack_orchestration_item(
-                    item.lock_token,
-                    plan.execution_id,
-                    plan.history_delta,
-                    plan.worker_items,
-                    plan.orchestrator_items,
-                    plan.metadata,
-                    plan.cancelled_activities,
-                ),
-                self._options,
-                "ack_orchestration_item",
-            )
-        except LockLostError:
-            log.info("turn of %r dropped: its lock was lost before the ack", item.instance)
-        except ProviderError as exc:
-            log.warning("ack of %r failed: %s; abandoning the turn", item.instance, exc)
-            await self._abandon(item, delay=self._redelivery_delay(item), ignore_attempt=False)
-
-    async def _abandon(
-        self, item: OrchestrationItem, *, delay: float | None, ignore_attempt: bool
-    ) -> None:
-        """Give the batch back; a lock that is already gone needs nothing more."""
-        try:
-            await call_with_retry(
-                lambda: self._provider.abandon_orchestration_item(
-                    item.lock_token, delay, ignore_attempt
-                ),
-                self._options,
-                "abandon_orchestration_item",
-            )
-        except ProviderError as exc:
-            log.info("abandon of %r failed: %s", item.instance, exc)
-
-    def _redelivery_delay(self, item: OrchestrationItem) -> float:
-        options = self._options
-        return backoff_delay(
-            item.attempt_count, options.retry_backoff_initial, options.retry_backoff_max
+        await self.settler.ack(
+            item,
+            lambda: self._provider.ack_orchestration_item(
+                item.lock_token,
+                plan.execution_id,
+                plan.history_delta,
+                plan.worker_items,
+                plan.orchestrator_items,
+                plan.metadata,
+                plan.cancelled_activities,
+            ),
         )
 
     def _poison_error(self, item: OrchestrationItem, why: str) -> ErrorDetails:
@@ -251,31 +207,32 @@ class OrchestrationSlot:
 
     def __init__(self, dispatcher: OrchestrationDispatcher) -> None:
         self._d = dispatcher
+        self._settler = dispatcher.settler
         self._acks = BackgroundAck()
         self.fetch = dispatcher.fetch
-        self.release = dispatcher.release
+        self.release = dispatcher.settler.release
 
     async def process(self, item: OrchestrationItem) -> None:
         """Run one turn for ``item`` and start acking it; on cancellation give the batch back."""
-        plan = await self._d.guarded(item, self._turn(item))
+        plan = await self._settler.guarded(item, self._turn(item))
         if plan is not None:
-            self._acks.start(self._d.guarded(item, self._d.ack(item, plan)))
+            self._acks.start(self._settler.guarded(item, self._d.ack(item, plan)))
             # One step for the ack to reach the provider before this slot's next fetch does:
             # a provider serving calls in order then lets that fetch see the released instance.
             await asyncio.sleep(0)
 
     async def finish(self) -> None:
         """The slot stops: wait for the last ack (cancel it if the runtime aborts meanwhile)."""
-        if self._d.aborting():
-            await self._acks.cancel()
-            return
-        try:
-            await self._acks.settled()
-        except asyncio.CancelledError:
-            await self._acks.cancel()
-            raise
+        await self._settler.wind_down(self._acks.settled, self._acks.cancel)
 
     async def _turn(self, item: OrchestrationItem) -> AckPlan | None:
-        plan = await self._d.plan(item)
+        plan = self._d.plan(item)
+        if isinstance(plan, GiveBack):
+            log.warning("%s; giving the batch back", plan.reason)
+            await self._settler.give_back(item)
         await self._acks.settled()
-        return plan
+        return plan if isinstance(plan, AckPlan) else None
+
+
+def _describe(item: OrchestrationItem) -> str:
+    return f"turn of {item.instance!r}"

@@ -28,7 +28,7 @@ from provkit.contract.messages import (
     ActivityFailedMessage,
     OrchestratorMessage,
 )
-from provkit.runtime._dispatch import BackgroundAck, backoff_delay, call_with_retry, log
+from provkit.runtime._dispatch import BackgroundAck, Settler, call_with_retry, log
 from provkit.runtime._options import RuntimeOptions
 from provkit.runtime._payload import decode, encode
 
@@ -57,8 +57,10 @@ class WorkerDispatcher:
         self.activities = dict(activities)
         self.options = options
         self.executor = executor
-        self.aborting = aborting
         self.stopping = stopping
+        self.settler: Settler[WorkLease] = Settler(
+            provider.abandon_work_item, _describe, options, aborting
+        )
         self.waiting = 0
         """Slots inside a plain fetch: work ready now is theirs, so no slot fetches ahead."""
 
@@ -81,8 +83,10 @@ class WorkerSlot:
 
     def __init__(self, dispatcher: WorkerDispatcher) -> None:
         self._d = dispatcher
+        self._settler = dispatcher.settler
         self._ahead: asyncio.Future[WorkLease | None] | None = None
         self._acks = BackgroundAck()
+        self.release = dispatcher.settler.release
 
     async def fetch(self, poll_timeout: float) -> WorkLease | None:
         """The lease fetched ahead, else the next item (waiting up to ``poll_timeout``)."""
@@ -98,15 +102,11 @@ class WorkerSlot:
         finally:
             d.waiting -= 1
 
-    async def release(self, lease: WorkLease) -> None:
-        """Hand an unprocessed lease back without counting the delivery."""
-        await self._abandon(lease, delay=None, ignore_attempt=True)
-
     async def process(self, lease: WorkLease) -> None:
         """Run the leased activity and start acking its outcome; on cancellation give it back."""
-        completion = await self._guarded(lease, self._run(lease))
+        completion = await self._settler.guarded(lease, self._run(lease))
         if completion is not None:
-            self._acks.start(self._guarded(lease, self._ack(lease, completion)))
+            self._acks.start(self._settler.guarded(lease, self._ack(lease, completion)))
 
     async def finish(self) -> None:
         """The slot stops: give back the lease fetched ahead and wait for the last ack.
@@ -114,15 +114,11 @@ class WorkerSlot:
         When the runtime aborts (a simulated crash), or the slot is cancelled meanwhile,
         both are cancelled instead; a cancelled ack gives its lease back unless aborting.
         """
-        if self._d.aborting():
-            await self._cancel()
-            return
-        try:
-            await self._give_back_ahead()
-            await self._acks.settled()
-        except asyncio.CancelledError:
-            await self._cancel()
-            raise
+        await self._settler.wind_down(self._settle, self._cancel)
+
+    async def _settle(self) -> None:
+        await self._give_back_ahead()
+        await self._acks.settled()
 
     async def _cancel(self) -> None:
         ahead, self._ahead = self._ahead, None
@@ -135,19 +131,6 @@ class WorkerSlot:
         completion = await self._outcome(lease)
         await self._acks.settled()
         return completion
-
-    async def _guarded(self, lease: WorkLease, work: Awaitable[_T]) -> _T | None:
-        """``await work``; a failure gives the lease back, a cancellation without counting it."""
-        try:
-            return await work
-        except asyncio.CancelledError:
-            if not self._d.aborting():
-                await self._abandon(lease, delay=None, ignore_attempt=True)
-            raise
-        except Exception:  # a bug here must cost one redelivery, not the slot
-            log.exception("activity %r failed unexpectedly; abandoning", lease.item.name)
-            await self._abandon(lease, delay=self._redelivery_delay(lease), ignore_attempt=False)
-            return None
 
     def _fetch_ahead(self) -> None:
         d = self._d
@@ -272,38 +255,8 @@ class WorkerSlot:
                 log.warning("renewing lease of activity %r failed: %s", lease.item.name, exc)
 
     async def _ack(self, lease: WorkLease, completion: OrchestratorMessage) -> None:
-        try:
-            await call_with_retry(
-                lambda: self._d.provider.ack_work_item(lease.lock_token, completion),
-                self._d.options,
-                "ack_work_item",
-            )
-        except LockLostError:
-            log.info(
-                "activity %r of %r: lease lost before ack", lease.item.name, lease.item.instance
-            )
-        except ProviderError as exc:
-            log.warning("ack of activity %r failed: %s; abandoning", lease.item.name, exc)
-            await self._abandon(lease, delay=self._redelivery_delay(lease), ignore_attempt=False)
-
-    async def _abandon(
-        self, lease: WorkLease, *, delay: float | None, ignore_attempt: bool
-    ) -> None:
-        """Give the item back; a lease that is already gone needs nothing more."""
-        try:
-            await call_with_retry(
-                lambda: self._d.provider.abandon_work_item(lease.lock_token, delay, ignore_attempt),
-                self._d.options,
-                "abandon_work_item",
-            )
-        except ProviderError as exc:
-            log.info("abandon of activity %r failed: %s", lease.item.name, exc)
-
-    def _redelivery_delay(self, lease: WorkLease) -> float:
-        options = self._d.options
-        return backoff_delay(
-            lease.attempt_count, options.retry_backoff_initial, options.retry_backoff_max
-        )
+        provider = self._d.provider
+        await self._settler.ack(lease, lambda: provider.ack_work_item(lease.lock_token, completion))
 
 
 async def _finishes(execution: asyncio.Future[Any], within: float) -> bool:
@@ -329,3 +282,7 @@ def _is_async(fn: ActivityFn) -> bool:
     return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
         getattr(fn, "__call__", None)  # noqa: B004 - looking for an async __call__
     )
+
+
+def _describe(lease: WorkLease) -> str:
+    return f"activity {lease.item.name!r} of {lease.item.instance!r}"
