@@ -107,7 +107,8 @@ def test_timescale_must_be_a_number(fakes: pytest.Pytester) -> None:
         ),
         pytest.param(
             "x",
-            "--provider=x is neither module:attr nor one of sqlite-memory, sqlite-file, postgres",
+            "--provider=x is neither module:attr nor one of sqlite-memory, sqlite-file, postgres, "
+            "memory",
             id="no-colon",
         ),
         pytest.param(

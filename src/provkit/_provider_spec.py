@@ -18,6 +18,7 @@ SHORTCUTS: dict[str, str] = {
     "sqlite-memory": "provkit.reference_providers.sqlite:InMemorySqliteFactory",
     "sqlite-file": "provkit.reference_providers.sqlite:FileSqliteFactory",
     "postgres": "provkit.reference_providers.postgres:PostgresFactory",
+    "memory": "provkit.reference_providers.memory:MemoryFactory",
 }
 """Names for the reference providers, usable wherever a spec is."""
 

@@ -1,12 +1,14 @@
 """Reference providers: what provkit runs its own suite and stress comparisons against.
 
-``sqlite-memory`` and ``sqlite-file`` (``SqliteProvider`` and its two factories), and
+``sqlite-memory`` and ``sqlite-file`` (``SqliteProvider`` and its two factories),
+``memory`` (``MemoryProvider``: the contract in plain Python, the example to read first), and
 ``postgres`` (``PostgresProvider``, ``PostgresFactory``; imported on first use, so that
 SQLite users never load asyncpg).
 """
 
 from typing import TYPE_CHECKING, Any
 
+from provkit.reference_providers.memory import MemoryFactory, MemoryProvider
 from provkit.reference_providers.sqlite import (
     FileSqliteFactory,
     InMemorySqliteFactory,
@@ -19,6 +21,8 @@ if TYPE_CHECKING:
 __all__ = [
     "FileSqliteFactory",
     "InMemorySqliteFactory",
+    "MemoryFactory",
+    "MemoryProvider",
     "PostgresFactory",
     "PostgresProvider",
     "SqliteProvider",

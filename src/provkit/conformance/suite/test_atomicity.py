@@ -15,10 +15,12 @@ from provkit.conformance._builders import (
     ORCHESTRATION,
     VERSION,
     ack,
+    activity_done,
     external_item,
     fetch,
     fetch_work,
     first_turn_metadata,
+    lease_work,
     must_fetch,
     must_fetch_work,
     provider_now_ms,
@@ -255,6 +257,31 @@ async def test_concurrent_acks_with_one_token_apply_exactly_once(
     assert await fetch_work(provider, timing.long_lock) is None, "a worker item was enqueued twice"
     b_turn = await must_fetch(provider, timing.long_lock)
     assert (b_turn.instance, b_turn.messages) == (B, [external_item(B)])
+
+
+# Rejects: worker token check and delete not in one unit, so racing acks each enqueue
+async def test_concurrent_work_acks_with_one_token_complete_exactly_once(
+    provider: Provider, timing: Timing
+) -> None:
+    """Of four concurrent worker acks with one token one succeeds; the rest raise LockLostError."""
+    lease = await lease_work(provider, work_item(A, 2), timing.long_lock)
+
+    results = await asyncio.gather(
+        *(
+            provider.ack_work_item(lease.lock_token, activity_done(A, 2, f"ack-{n}"))
+            for n in range(4)
+        ),
+        return_exceptions=True,
+    )
+
+    winners = [n for n, result in enumerate(results) if result is None]
+    assert len(winners) == 1, f"ack_work_item outcomes: {results}"
+    assert all(isinstance(r, LockLostError) for r in results if r is not None), results
+    turn = await must_fetch(provider, timing.long_lock)
+    assert (turn.instance, turn.messages) == (A, [activity_done(A, 2, f"ack-{winners[0]}")]), (
+        "the completion was enqueued more than once, or not the winning ack's"
+    )
+    assert await fetch_work(provider, timing.long_lock) is None, "an acked item is still queued"
 
 
 # Rejects: cancellation that skips locked worker items or leaves them for redelivery

@@ -6,6 +6,8 @@ timers and delays hide messages until their time; payloads and ids come back byt
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from provkit.conformance._builders import (
@@ -28,7 +30,7 @@ from provkit.conformance._builders import (
     work_item,
 )
 from provkit.conformance._timing import SuiteClock, Timing
-from provkit.contract import Provider
+from provkit.contract import Provider, WorkLease
 from provkit.contract import messages as msg
 
 pytestmark = [pytest.mark.queue_semantics, pytest.mark.asyncio]
@@ -159,6 +161,90 @@ async def test_delayed_work_item_is_skipped_and_delivered_after_its_delay(
     again = await fetch_work(provider, timing.long_lock)
     assert again is not None, "the delayed item never came back"
     assert (again.item, again.attempt_count) == (work_item("inst-1", 1), 2)
+
+
+# -- worker queue: races ----------------------------------------------------------------
+
+
+async def _lease_concurrently(
+    provider: Provider, fetchers: int, lock_timeout: float
+) -> list[WorkLease]:
+    """Start ``fetchers`` worker fetches at once; return the leases they got."""
+    results = await asyncio.gather(*(fetch_work(provider, lock_timeout) for _ in range(fetchers)))
+    return [lease for lease in results if lease is not None]
+
+
+# Rejects: a check-then-set claim that lets several racing workers lease one item
+async def test_concurrent_work_fetchers_of_one_item_have_exactly_one_winner(
+    provider: Provider, timing: Timing
+) -> None:
+    """Ten fetches racing for one worker item: exactly one leases it, the rest get None."""
+    await provider.enqueue_for_worker(work_item("inst-1", 1))
+
+    leases = await _lease_concurrently(provider, 10, timing.long_lock)
+
+    assert [(lease.item, lease.attempt_count) for lease in leases] == [
+        (work_item("inst-1", 1), 1)
+    ], f"{len(leases)} concurrent fetch_work_item calls leased the one item"
+
+
+# Rejects: a worker fetch that loses a race and returns None (or a leased item) instead of
+# moving on to the next item
+async def test_concurrent_work_fetchers_of_ten_items_each_get_a_different_one(
+    provider: Provider, timing: Timing
+) -> None:
+    """Ten fetches racing over ten items: every fetch leases one, each item exactly once."""
+    items = [work_item(f"inst-{n % 3}", n) for n in range(1, 11)]
+    for item in items:
+        await provider.enqueue_for_worker(item)
+
+    leases = await _lease_concurrently(provider, 10, timing.long_lock)
+
+    leased = sorted(lease.item.id for lease in leases)
+    assert leased == list(range(1, 11)), (
+        f"ten fetches over ten free items leased ids {leased}: a fetch lost a race and "
+        "returned None or an item someone else held"
+    )
+    assert [lease.item for lease in sorted(leases, key=lambda le: le.item.id)] == items
+    assert all(lease.attempt_count == 1 for lease in leases)
+    assert len({lease.lock_token for lease in leases}) == 10, "two leases share a token"
+    assert await fetch_work(provider, timing.long_lock) is None
+
+
+# Rejects: more leases than items, or a racing fetch returning None while an item is free
+async def test_more_work_fetchers_than_items_lease_each_item_once(
+    provider: Provider, timing: Timing
+) -> None:
+    """Twelve fetches racing over four items: exactly four win, each a different item."""
+    items = [work_item("inst-1", n) for n in range(1, 5)]
+    for item in items:
+        await provider.enqueue_for_worker(item)
+
+    leases = await _lease_concurrently(provider, 12, timing.long_lock)
+
+    assert sorted(lease.item.id for lease in leases) == [1, 2, 3, 4], (
+        f"twelve fetches over four items leased {[lease.item.id for lease in leases]}"
+    )
+
+
+# Rejects: a lease take-over after expiry that is not atomic, so several fetchers inherit it
+async def test_concurrent_work_fetchers_after_lease_expiry_have_exactly_one_winner(
+    provider: Provider, clock: SuiteClock, timing: Timing
+) -> None:
+    """While a lease lives racing fetches get None; after it expires exactly one re-leases it."""
+    first = await lease_work(provider, work_item("inst-1", 1), timing.lock_timeout)
+
+    assert await _lease_concurrently(provider, 10, timing.long_lock) == [], (
+        "a fetch leased an item whose lease was still live"
+    )
+
+    await clock.advance(timing.lock_timeout + timing.epsilon)
+
+    leases = await _lease_concurrently(provider, 10, timing.long_lock)
+    assert [(lease.item, lease.attempt_count) for lease in leases] == [
+        (work_item("inst-1", 1), 2)
+    ], f"{len(leases)} concurrent fetches took over the expired lease"
+    assert leases[0].lock_token != first.lock_token
 
 
 # -- orchestrator queue: visibility -----------------------------------------------------
