@@ -37,7 +37,9 @@ from provkit.contract.messages import (
     SubOrchestrationFailedMessage,
     TimerFiredMessage,
 )
-from provkit.runtime import (
+from provkit.runtime._ack_plan import plan_poison_ack, plan_turn_ack
+from provkit.runtime._dispatch_orchestration import target_execution
+from provkit.runtime._replay import (
     Action,
     CreateTimer,
     ScheduleActivity,
@@ -45,8 +47,6 @@ from provkit.runtime import (
     TurnOutcome,
     WaitExternal,
 )
-from provkit.runtime._ack_plan import plan_poison_ack, plan_turn_ack
-from provkit.runtime._dispatch_orchestration import target_execution
 
 ROOT = STARTED
 CHILD = OrchestrationStarted(

@@ -9,20 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from provkit.reporting import (
-    Environment,
-    Failures,
+from provkit.reporting import Failures, LatencySummary, StressResult
+from provkit.reporting._document import Environment
+from provkit.reporting._history import (
     HistoryError,
     HistoryRecord,
-    LatencySummary,
-    StressResult,
     analyse,
     append_history,
-    last_tracked_commit,
     load_history,
-    log_entry,
-    prepend_entry,
 )
+from provkit.reporting._results_log import last_tracked_commit, log_entry, prepend_entry
 from provkit.stress._track import commits_since
 from provkit.stress.cli import main
 

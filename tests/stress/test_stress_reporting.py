@@ -13,17 +13,15 @@ import pytest
 
 from provkit.reporting import (
     STRESS_JSON_SCHEMA,
-    Environment,
     Failures,
     LatencySummary,
     OperationStats,
     StressResult,
-    percentile,
-    results_markdown,
-    stress_document,
     validate,
 )
-from provkit.reporting._document import git_dirty
+from provkit.reporting._document import Environment, git_dirty, stress_document
+from provkit.reporting._records import percentile
+from provkit.reporting._tables import results_markdown
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "stress-results.md"
 

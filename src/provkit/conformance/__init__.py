@@ -1,12 +1,14 @@
-"""The conformance suite and its pytest plugin (``pytest --provider=SPEC``)."""
+"""The conformance suite and its pytest plugin (``pytest --provider=SPEC``).
+
+Public: the suite's version and the types of the ``clock`` and ``timing`` fixtures, for
+authors who add tests of their own beside the suite.
+"""
 
 import pytest
 
 # Before anything imports them, so a failing assert in a suite helper explains itself.
 pytest.register_assert_rewrite("provkit.conformance.suite", "provkit.conformance._builders")
 
-from provkit._provider_spec import ProviderSpecError, load_factory  # noqa: E402
-from provkit.conformance._settings import SuiteSettings  # noqa: E402
 from provkit.conformance._timing import SuiteClock, Timing  # noqa: E402
 
 SUITE_VERSION = "1.0.0"
@@ -14,9 +16,6 @@ SUITE_VERSION = "1.0.0"
 
 __all__ = [
     "SUITE_VERSION",
-    "ProviderSpecError",
     "SuiteClock",
-    "SuiteSettings",
     "Timing",
-    "load_factory",
 ]

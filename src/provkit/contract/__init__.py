@@ -30,7 +30,6 @@ from provkit.contract._errors import (
     TransientError,
 )
 from provkit.contract._model import (
-    INITIAL_EVENT_ID,
     INITIAL_EXECUTION_ID,
     ActivityId,
     ErrorCategory,
@@ -65,7 +64,6 @@ from provkit.contract._wrapper import ProviderWrapper
 __all__ = [
     "CAPABILITY_PROTOCOLS",
     "CONTRACT_VERSION",
-    "INITIAL_EVENT_ID",
     "INITIAL_EXECUTION_ID",
     "ActivityId",
     "Capability",

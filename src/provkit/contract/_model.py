@@ -13,9 +13,6 @@ if TYPE_CHECKING:
 INITIAL_EXECUTION_ID = 1
 """The first execution of every instance; ``continue_as_new`` moves to id + 1."""
 
-INITIAL_EVENT_ID = 1
-"""Event 1 of every execution is its ``OrchestrationStarted``."""
-
 
 class Status(enum.Enum):
     """Status of one execution; an instance's status is that of its current execution."""

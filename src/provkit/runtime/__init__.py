@@ -1,7 +1,7 @@
 """provkit's durable runtime: orchestrations replayed from history over any ``Provider``.
 
-``Runtime`` runs registered orchestrations and activities, ``Client`` starts and observes
-instances, and ``run_turn`` is the pure replay engine underneath both.
+``Runtime`` runs registered orchestrations and activities, and ``Client`` starts and
+observes instances. The replay engine underneath (``_replay.run_turn``) is internal.
 """
 
 from provkit.runtime._client import Client, OrchestrationState, OrchestrationStatus
@@ -9,24 +9,12 @@ from provkit.runtime._context import DurableFuture, OrchestrationContext
 from provkit.runtime._dispatch_worker import ActivityFn
 from provkit.runtime._errors import TaskFailedError
 from provkit.runtime._options import RuntimeOptions
-from provkit.runtime._replay import (
-    Action,
-    CreateTimer,
-    OrchestrationFn,
-    ScheduleActivity,
-    StartSubOrchestration,
-    TurnOutcome,
-    TurnResult,
-    WaitExternal,
-    run_turn,
-)
+from provkit.runtime._replay import OrchestrationFn
 from provkit.runtime._runtime import Runtime
 
 __all__ = [
-    "Action",
     "ActivityFn",
     "Client",
-    "CreateTimer",
     "DurableFuture",
     "OrchestrationContext",
     "OrchestrationFn",
@@ -34,11 +22,5 @@ __all__ = [
     "OrchestrationStatus",
     "Runtime",
     "RuntimeOptions",
-    "ScheduleActivity",
-    "StartSubOrchestration",
     "TaskFailedError",
-    "TurnOutcome",
-    "TurnResult",
-    "WaitExternal",
-    "run_turn",
 ]

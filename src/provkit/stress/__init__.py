@@ -5,14 +5,12 @@ plans; ``stress-run`` (``provkit.stress.cli``) is the command line.
 """
 
 from provkit.stress._config import (
-    DEFAULT_PROVIDERS,
     PRESETS,
     ConfigError,
     PayloadShape,
     StressConfig,
     StressPlan,
     load_plan,
-    plan_from_mapping,
 )
 from provkit.stress._instrument import InstrumentedProvider
 from provkit.stress._runner import (
@@ -25,7 +23,6 @@ from provkit.stress._runner import (
 from provkit.stress._scenarios import SCENARIOS, Scenario
 
 __all__ = [
-    "DEFAULT_PROVIDERS",
     "PRESETS",
     "SCENARIOS",
     "ConfigError",
@@ -37,7 +34,6 @@ __all__ = [
     "StressConfig",
     "StressPlan",
     "load_plan",
-    "plan_from_mapping",
     "run_plan",
     "run_stress_test",
     "run_stress_test_sync",

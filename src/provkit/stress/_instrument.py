@@ -11,7 +11,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from provkit.contract import Provider, ProviderWrapper
-from provkit.reporting import OperationStats, percentile
+from provkit.reporting import OperationStats
+from provkit.reporting._records import percentile
 
 Observer = Callable[..., None]
 """Called as ``observer(result, *args, **kwargs)`` after a call of the watched method returns."""

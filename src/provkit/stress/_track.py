@@ -11,15 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from provkit.reporting import (
-    Environment,
-    HistoryRecord,
-    StressResult,
-    append_history,
-    last_tracked_commit,
-    log_entry,
-    prepend_entry,
-)
+from provkit.reporting import StressResult
+from provkit.reporting._document import Environment
+from provkit.reporting._history import HistoryRecord, append_history
+from provkit.reporting._results_log import last_tracked_commit, log_entry, prepend_entry
 
 RECENT_COMMITS = 20
 """How many commits the first tracked entry (or one after rewritten history) lists."""

@@ -19,18 +19,15 @@ from rich.console import Console
 
 from provkit._provider_spec import ProviderSpecError, describe, load_factory
 from provkit.contract import ProviderFactory
-from provkit.reporting import (
-    Environment,
-    HistoryError,
-    StressResult,
-    analyse,
-    load_history,
+from provkit.reporting import StressResult
+from provkit.reporting._chart import write_trend_chart
+from provkit.reporting._document import Environment, stress_document
+from provkit.reporting._history import HistoryError, analyse, load_history
+from provkit.reporting._tables import (
     report_markdown,
-    stress_document,
     terminal_tables,
     trends_markdown,
     trends_table,
-    write_trend_chart,
 )
 from provkit.stress._config import PRESETS, ConfigError, StressPlan, check_plan, load_plan
 from provkit.stress._progress import progress_display
