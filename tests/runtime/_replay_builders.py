@@ -7,6 +7,10 @@ their class. Here every message is for ``INSTANCE``, every event is stamped ``NO
 arguments are Python values, encoded the way the engine encodes them, so a test reads
 ``completed(3, 2, "Hello")`` instead of hand-written JSON text. Expected turn results are
 ``turn``, ``completed_turn``, ``failed_turn`` and ``noop_turn``.
+
+``run`` works in two modes (``conftest.py`` runs every replay-engine test in both):
+``"full"`` replays the whole history, ``"resumed"`` runs the turn the way a runtime with a
+replay cache does, on the state kept after the turn that left the history.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from provkit.contract import events as ev
 from provkit.contract import messages as msg
 from provkit.runtime._context import OrchestrationContext
 from provkit.runtime._payload import encode
-from provkit.runtime._replay import Action, TurnOutcome, TurnResult, run_turn
+from provkit.runtime._replay import Action, ExecutionReplay, TurnOutcome, TurnResult, run_turn
 
 INSTANCE = "inst-1"
 ORCH = "Orch"
@@ -208,6 +212,10 @@ def cancel_item(reason: str) -> msg.CancelInstance:
 # -- running and expecting ------------------------------------------------------------------
 
 
+MODE = "full"
+"""How ``run`` runs a turn: ``"full"`` or ``"resumed"`` (set by the ``replay_mode`` fixture)."""
+
+
 def run(
     orchestration: Orchestration | None,
     history: Sequence[ev.Event],
@@ -216,16 +224,39 @@ def run(
     name: str = ORCH,
     now_ms: int = NOW,
     execution_id: int = 1,
+    discarded: Callable[[], None] | None = None,
 ) -> TurnResult:
-    """One turn of ``INSTANCE`` with ``orchestration`` registered as ``name`` (or nothing)."""
-    return run_turn(
-        instance=INSTANCE,
-        execution_id=execution_id,
-        history=history,
-        messages=messages,
-        orchestrations={} if orchestration is None else {name: orchestration},
-        now_ms=now_ms,
+    """One turn of ``INSTANCE`` with ``orchestration`` registered as ``name`` (or nothing).
+
+    In ``"resumed"`` mode the turn that left ``history`` is run first, without messages, and
+    the turn under test resumes the state it kept. A history that turn would have changed
+    (it records events, or ends the execution) is never kept by a runtime: the turn under
+    test then replays from scratch, after ``discarded()`` lets the test forget what the
+    thrown-away turn's code did.
+    """
+    orchestrations = {} if orchestration is None else {name: orchestration}
+    if MODE == "full":
+        return run_turn(
+            instance=INSTANCE,
+            execution_id=execution_id,
+            history=history,
+            messages=messages,
+            orchestrations=orchestrations,
+            now_ms=now_ms,
+        )
+    replay = ExecutionReplay(
+        instance=INSTANCE, execution_id=execution_id, orchestrations=orchestrations
     )
+    try:
+        before = replay.run_turn(history, [], now_ms)
+        settled = before.outcome is TurnOutcome.CONTINUE and not before.history_delta
+        if not (settled and replay.expects(history)):
+            replay.close()
+            if discarded is not None:
+                discarded()
+        return replay.run_turn(history, messages, now_ms)
+    finally:
+        replay.close()
 
 
 def turn(

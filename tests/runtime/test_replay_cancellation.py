@@ -64,7 +64,7 @@ def test_cancel_precedence_over_completion() -> None:
         calls.append(1)
         return "ok"
 
-    result = run(returns_ok, [STARTED], [cancel_item("stop")])
+    result = run(returns_ok, [STARTED], [cancel_item("stop")], discarded=calls.clear)
 
     assert (result.outcome, result.error, result.output) == (
         TurnOutcome.CANCELLED,

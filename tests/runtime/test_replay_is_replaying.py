@@ -30,7 +30,7 @@ def recorder(trace: list[bool]) -> Any:
 def test_fresh_execution_not_replaying() -> None:
     """With only Started in history the code runs live from the start."""
     trace: list[bool] = []
-    run(recorder(trace), [STARTED])
+    run(recorder(trace), [STARTED], discarded=trace.clear)
 
     assert trace == [False, False]
 
@@ -38,7 +38,9 @@ def test_fresh_execution_not_replaying() -> None:
 def test_replay_is_replaying() -> None:
     """With a recorded schedule and completion, the code starts replaying and ends live."""
     trace: list[bool] = []
-    result = run(recorder(trace), [STARTED, scheduled(2, "A"), completed(3, 2)])
+    result = run(
+        recorder(trace), [STARTED, scheduled(2, "A"), completed(3, 2)], discarded=trace.clear
+    )
 
     assert result.outcome is TurnOutcome.COMPLETED
     assert trace == [True, True, False]

@@ -10,81 +10,14 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from _replay_builders import INSTANCE, NOW, activity_done, external_item, start_item
+from _replay_builders import INSTANCE, NOW, start_item
+from _replay_programs import Step, answer, interpreter, steps
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from provkit.contract import events as ev
 from provkit.contract import messages as msg
-from provkit.runtime._context import OrchestrationContext
-from provkit.runtime._replay import (
-    CreateTimer,
-    ScheduleActivity,
-    StartSubOrchestration,
-    TurnOutcome,
-    TurnResult,
-    WaitExternal,
-    run_turn,
-)
-
-Step = tuple[Any, ...]
-
-steps = st.lists(
-    st.one_of(
-        st.tuples(st.just("activity"), st.sampled_from("AB"), st.integers(0, 3)),
-        st.tuples(st.just("timer"), st.sampled_from([0, 1, 5])),
-        st.tuples(st.just("event"), st.sampled_from("EF")),
-        st.tuples(st.just("all"), st.integers(0, 3)),
-        st.tuples(st.just("any")),
-        st.tuples(st.just("guid")),
-        st.tuples(st.just("now")),
-        st.tuples(st.just("forget")),
-    ),
-    max_size=6,
-)
-
-
-def interpreter(program: list[Step]) -> Any:
-    async def orch(ctx: OrchestrationContext, _: Any) -> list[Any]:
-        out: list[Any] = []
-        for step in program:
-            match step:
-                case ("activity", name, value):
-                    out.append(await ctx.schedule_activity(name, value))
-                case ("timer", delay):
-                    out.append(await ctx.schedule_timer(delay))
-                case ("event", name):
-                    out.append(await ctx.wait_for_event(name))
-                case ("all", count):
-                    tasks = [ctx.schedule_activity("P", i) for i in range(count)]
-                    out.append(await ctx.when_all(tasks))
-                case ("any",):
-                    task = ctx.schedule_activity("S", 0)
-                    winner = await ctx.when_any([task, ctx.schedule_timer(10)])
-                    out.append("activity" if winner is task else "timer")
-                case ("guid",):
-                    out.append(ctx.new_guid())
-                case ("now",):
-                    out.append(ctx.utc_now().isoformat())
-                case ("forget",):
-                    ctx.schedule_activity("FF", 0)
-        return out
-
-    return orch
-
-
-def answer(action: Any) -> msg.OrchestratorMessage:
-    """What the world sends back for one action."""
-    match action:
-        case ScheduleActivity(event_id=event_id, name=name, input=input):
-            return activity_done(event_id, f"{name}:{input}")
-        case CreateTimer(event_id=event_id, fire_at_ms=fire_at_ms):
-            return msg.TimerFiredMessage(
-                instance=INSTANCE, execution_id=1, id=event_id, fire_at_ms=fire_at_ms
-            )
-        case WaitExternal(name=name):
-            return external_item(name, f"data-{name}")
-    raise AssertionError(f"unexpected action {action!r}")
+from provkit.runtime._replay import StartSubOrchestration, TurnOutcome, TurnResult, run_turn
 
 
 def turn_at(orch: Any, history: list[ev.Event], messages: list[Any], now_ms: int) -> TurnResult:

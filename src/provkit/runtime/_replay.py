@@ -58,6 +58,7 @@ from provkit.runtime._replay_history import (
     clip,
     decode_recorded,
     describe,
+    estimate_size,
     index_history,
     outstanding,
     quote,
@@ -149,14 +150,108 @@ def run_turn(
     orchestrations: Mapping[str, OrchestrationFn],
     now_ms: int,
 ) -> TurnResult:
-    """Run one turn of execution ``execution_id`` of ``instance``.
+    """Run one turn of execution ``execution_id`` of ``instance``, replaying all of ``history``.
 
     Never raises for bad history, bad messages or failing user code: those end the turn
     FAILED (see ``ErrorDetails.kind``: ``corrupt_history``, ``nondeterminism``,
     ``unregistered``, ``orchestration_failed``...). Terminal history gives CONTINUE with
     nothing to do.
     """
-    return _Turn(instance, execution_id, list(history), messages, orchestrations, now_ms).run()
+    replay = ExecutionReplay(
+        instance=instance, execution_id=execution_id, orchestrations=orchestrations
+    )
+    try:
+        return replay.run_turn(history, messages, now_ms)
+    finally:
+        replay.close()
+
+
+class ExecutionReplay:
+    """One execution of one instance, replayed turn after turn and kept in between.
+
+    ``run_turn`` runs one turn, with ``run_turn``'s rules. A turn that leaves the execution
+    running keeps the orchestration suspended where it waits (``resumable``). When the next
+    turn's history is exactly the history so far (the one the turn was given plus its
+    ``history_delta``: what its ack committed), that turn only runs its new messages: nothing
+    is replayed, decoded or encoded again, and the outcome is the one a full replay gives.
+    Any other history is replayed from scratch. ``close`` discards the suspended code.
+    """
+
+    def __init__(
+        self, *, instance: str, execution_id: int, orchestrations: Mapping[str, OrchestrationFn]
+    ) -> None:
+        self.instance = instance
+        self.execution_id = execution_id
+        self._orchestrations = orchestrations
+        self._history: list[Event] = []
+        self._suspended: _Suspended | None = None
+
+    @property
+    def resumable(self) -> bool:
+        """True when the last turn left the orchestration suspended, waiting for messages."""
+        return self._suspended is not None
+
+    @property
+    def size_bytes(self) -> int:
+        """A rough estimate of the memory the kept state holds (0 when not resumable)."""
+        return 0 if self._suspended is None else self._suspended.size_bytes
+
+    def expects(self, history: Sequence[Event]) -> bool:
+        """Whether ``history`` is the history left by the last turn, so a turn can resume."""
+        if self._suspended is None or len(history) != len(self._history):
+            return False
+        # Equal lists of the very same event objects compare at C speed (identity first).
+        return (history if isinstance(history, list) else list(history)) == self._history
+
+    def run_turn(
+        self,
+        history: Sequence[Event],
+        messages: Sequence[OrchestratorMessage],
+        now_ms: int,
+    ) -> TurnResult:
+        """Run one turn; resumes the suspended orchestration when ``expects(history)``."""
+        suspended = self._suspended if self.expects(history) else None
+        if suspended is None:
+            self.close()
+            self._history = list(history)
+        self._suspended = None
+        turn = _Turn(
+            self.instance,
+            self.execution_id,
+            self._history,
+            messages,
+            self._orchestrations,
+            now_ms,
+            suspended,
+        )
+        result = turn.run()
+        self._suspended = turn.kept
+        if turn.kept is None:
+            self._history = []
+        else:
+            self._history += result.history_delta
+        return result
+
+    def close(self) -> None:
+        """Discard the suspended orchestration, if any (its ``finally`` blocks run now)."""
+        suspended, self._suspended = self._suspended, None
+        self._history = []
+        if suspended is not None:
+            suspended.timeline.close()
+            _close(suspended.coro)
+
+
+@dataclass(slots=True, kw_only=True)
+class _Suspended:
+    """An execution between turns: the code waits on ``waiting``; ids continue at ``next_id``."""
+
+    started: OrchestrationStarted
+    index: HistoryIndex
+    timeline: Timeline
+    coro: Coroutine[Any, Any, Any]
+    waiting: DurableFuture[Any]
+    next_id: int
+    size_bytes: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,7 +291,7 @@ _CompletionMessage = (
 
 
 class _Turn:
-    """The state of one ``run_turn`` call."""
+    """The state of one turn: replaying ``history``, or resuming where ``suspended`` waits."""
 
     def __init__(
         self,
@@ -206,6 +301,7 @@ class _Turn:
         messages: Sequence[OrchestratorMessage],
         orchestrations: Mapping[str, OrchestrationFn],
         now_ms: int,
+        suspended: _Suspended | None = None,
     ) -> None:
         self.instance = instance
         self.execution_id = execution_id
@@ -213,22 +309,36 @@ class _Turn:
         self.messages = messages
         self.orchestrations = orchestrations
         self.now_ms = now_ms
+        self.suspended = suspended
+        self.waiting: tuple[Coroutine[Any, Any, Any], DurableFuture[Any]] | None = None
+        """The code and what it awaits, when the turn leaves it waiting."""
+        self.kept: _Suspended | None = None
+        """Set when the turn ends with the code waiting: what the next turn resumes."""
         self.started: OrchestrationStarted | None = None
         self.delta: list[Event] = []
         """Events decided so far, in id order: the new Started, then accepted completions."""
-        self.next_id = max((e.event_id for e in history), default=0) + 1
+        if suspended is None:
+            self.next_id = max((e.event_id for e in history), default=0) + 1
+        else:
+            self.next_id = suspended.next_id
 
     def run(self) -> TurnResult:
-        try:
-            self.started = self._start()
-        except ReplayAbort as abort:
-            return self._failed(abort.details)
-        if any(isinstance(e, TERMINAL_KINDS) for e in self.history):
-            return self._result(TurnOutcome.CONTINUE)
-        try:
-            index = index_history(self.history if self.history else [self.started])
-        except ReplayAbort as abort:
-            return self._failed(abort.details)
+        if self.suspended is not None:
+            # The history is the one the previous turn left: validated, indexed, not ended.
+            self.started = self.suspended.started
+            index = self.suspended.index
+        else:
+            try:
+                self.started = self._start()
+            except ReplayAbort as abort:
+                return self._failed(abort.details)
+            if any(isinstance(e, TERMINAL_KINDS) for e in self.history):
+                return self._result(TurnOutcome.CONTINUE)
+            try:
+                index = index_history(self.history if self.history else [self.started])
+            except ReplayAbort as abort:
+                return self._failed(abort.details)
+        started = self.started
         accepted_from, next_id = len(self.delta), self.next_id
         try:
             cancel_reason = self._accept_messages(index)
@@ -238,7 +348,7 @@ class _Turn:
             return self._failed(abort.details)
         if cancel_reason is not None:
             return self._cancelled(cancel_reason)
-        return self._execute(self.started, index)
+        return self._execute(started, index)
 
     def _start(self) -> OrchestrationStarted:
         if self.history:
@@ -301,6 +411,9 @@ class _Turn:
                     )
                 case ExternalRaised():
                     waits = index.open_waits.get(message.name)
+                    if not waits:
+                        # No wait takes it yet: buffered, as indexing the history would find.
+                        index.buffered[message.name] = index.buffered.get(message.name, 0) + 1
                     self.delta.append(
                         ExternalEvent(
                             event_id=self._new_id(),
@@ -360,24 +473,30 @@ class _Turn:
         )
 
     def _execute(self, started: OrchestrationStarted, index: HistoryIndex) -> TurnResult:
-        timeline = Timeline(
-            instance=self.instance,
-            execution_id=self.execution_id,
-            now_ms=self.now_ms,
-            recorded=index.recorded,
-            schedules=index.schedules,
-            next_event_id=self.next_id,
-            history_events_to_replay=len(index.recorded) + len(index.completions),
-        )
         accepted = [e for e in self.delta if e is not started]
+        suspended = self.suspended
+        if suspended is None:
+            timeline = Timeline(
+                instance=self.instance,
+                execution_id=self.execution_id,
+                now_ms=self.now_ms,
+                recorded=index.recorded,
+                schedules=index.schedules,
+                next_event_id=self.next_id,
+                history_events_to_replay=len(index.recorded) + len(index.completions),
+            )
+        else:
+            timeline = suspended.timeline
+            timeline.begin_turn(self.now_ms, self.next_id)
         try:
-            ending = self._drive(started, timeline, index.completions, accepted)
+            ending = self._drive(started, timeline, index, accepted)
         except ReplayAbort as abort:
             return self._failed(abort.details)
         self.delta.extend(timeline.new_events)
         self.next_id = timeline.next_event_id
         actions = [a for a in map(_action, timeline.new_events) if a is not None]
         if ending is None:
+            self._keep(started, index, timeline)
             return self._result(TurnOutcome.CONTINUE, actions=actions)
         in_flight = outstanding(self.history + accepted)[0]
         event_id, now_ms = self._new_id(), self.now_ms
@@ -414,10 +533,39 @@ class _Turn:
         self,
         started: OrchestrationStarted,
         timeline: Timeline,
-        replayed: Sequence[Event],
+        index: HistoryIndex,
         accepted: Sequence[Event],
     ) -> _Ending | None:
-        """Run the code, delivering completions in history order; ``None``: still waiting."""
+        """Run the code, delivering completions in history order; ``None``: still waiting.
+
+        A fresh turn starts the code and replays the history's completions first; a resumed
+        one continues where the code waits. Code left waiting stays open in ``self.waiting``.
+        """
+        suspended = self.suspended
+        coro = self._start_code(started, timeline) if suspended is None else suspended.coro
+        try:
+            if suspended is None:
+                state = _resume(coro, timeline)
+                state = _deliver(coro, timeline, state, index.completions, from_history=True)
+            else:
+                state = suspended.waiting
+            state = _deliver(coro, timeline, state, accepted, from_history=False)
+        except BaseException:
+            timeline.close()
+            _close(coro)
+            raise
+        if timeline.abort is None and isinstance(state, DurableFuture):
+            self.waiting = (coro, state)
+            return None
+        timeline.close()
+        _close(coro)
+        if timeline.abort is not None:
+            raise timeline.abort
+        return None if isinstance(state, DurableFuture) else state
+
+    def _start_code(
+        self, started: OrchestrationStarted, timeline: Timeline
+    ) -> Coroutine[Any, Any, Any]:
         function = self.orchestrations.get(started.name)
         if function is None:
             raise ReplayAbort(
@@ -438,21 +586,31 @@ class _Turn:
                     f"{type(coro).__name__}, not a coroutine: define it with 'async def'",
                 )
             )
-        try:
-            state = _resume(coro, timeline)
-            completions = [(e, True) for e in replayed] + [(e, False) for e in accepted]
-            for event, from_history in completions:
-                if not isinstance(state, DurableFuture):
-                    break
-                timeline.deliver(event, from_history=from_history)
-                if state.done():
-                    state = _resume(coro, timeline)
-        finally:
-            timeline.close()
-            _close(coro)
-        if timeline.abort is not None:
-            raise timeline.abort
-        return None if isinstance(state, DurableFuture) else state
+        return coro
+
+    def _keep(self, started: OrchestrationStarted, index: HistoryIndex, timeline: Timeline) -> None:
+        """Keep the waiting code as the next turn finds it: this turn's events are history."""
+        assert self.waiting is not None
+        coro, waiting = self.waiting
+        for event in timeline.new_events:
+            index.add_schedule(event)
+        timeline.settle()
+        suspended = self.suspended
+        if suspended is None:
+            # Replay is over: what only replay needed can go.
+            index.recorded, index.completions = [], []
+            size = estimate_size(self.history)
+        else:
+            size = suspended.size_bytes
+        self.kept = _Suspended(
+            started=started,
+            index=index,
+            timeline=timeline,
+            coro=coro,
+            waiting=waiting,
+            next_id=self.next_id,
+            size_bytes=size + estimate_size(self.delta),
+        )
 
     def _failed(self, error: ErrorDetails) -> TurnResult:
         """FAILED: the Started and completions accepted so far, then ``OrchestrationFailed``.
@@ -519,6 +677,24 @@ def _resume(coro: Coroutine[Any, Any, Any], timeline: Timeline) -> DurableFuture
             )
         if not awaited.done():
             return awaited
+
+
+def _deliver(
+    coro: Coroutine[Any, Any, Any],
+    timeline: Timeline,
+    state: DurableFuture[Any] | _Ending,
+    events: Sequence[Event],
+    *,
+    from_history: bool,
+) -> DurableFuture[Any] | _Ending:
+    """Deliver ``events`` in order, resuming the code whenever what it awaits is done."""
+    for event in events:
+        if not isinstance(state, DurableFuture):
+            break
+        timeline.deliver(event, from_history=from_history)
+        if state.done():
+            state = _resume(coro, timeline)
+    return state
 
 
 def _awaited_chain(coro: Coroutine[Any, Any, Any]) -> str:

@@ -7,6 +7,7 @@ before any user code runs. Pure functions of the events; no user code, no I/O.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -61,6 +62,12 @@ ANSWERS: dict[type[Event], type[Event]] = {
 
 _CLIP = 80
 
+_EVENT_BYTES = 400
+"""What an event costs held in a kept replay, besides its text: the object, its future, the
+index entries and the suspended code's share."""
+
+_TEXT_FIELDS: dict[type[Event], tuple[str, ...]] = {}
+
 
 @dataclass(slots=True)
 class HistoryIndex:
@@ -78,6 +85,12 @@ class HistoryIndex:
     buffered: dict[str, int] = field(default_factory=dict)
     """Per event name, how many ``ExternalEvent``s arrived with no wait to take them yet."""
     cancel: OrchestrationCancelRequested | None = None
+
+    def add_schedule(self, event: Event) -> None:
+        """Index a schedule event the engine recorded after the indexed history."""
+        self.schedules[event.event_id] = event
+        if isinstance(event, ExternalSubscribed):
+            _subscribe(event, self)
 
 
 def index_history(history: Sequence[Event]) -> HistoryIndex:
@@ -214,6 +227,24 @@ def outstanding(events: Sequence[Event]) -> tuple[list[int], list[str]]:
         if isinstance(e, SubOrchestrationScheduled) and e.event_id not in answered
     }
     return list(activities), list(children)
+
+
+def estimate_size(events: Sequence[Event]) -> int:
+    """Rough bytes that keeping ``events`` (and the replay state built on them) costs."""
+    total = 0
+    for event in events:
+        kind = type(event)
+        names = _TEXT_FIELDS.get(kind)
+        if names is None:
+            names = _TEXT_FIELDS[kind] = tuple(
+                f.name for f in dataclasses.fields(kind) if f.type in ("str", "str | None")
+            )
+        total += _EVENT_BYTES
+        for name in names:
+            text = getattr(event, name)
+            if text is not None:
+                total += len(text)
+    return total
 
 
 def task_key(event: Event, *, ignore_instance: bool = False) -> tuple[object, ...]:

@@ -1,8 +1,10 @@
-"""The engine's half of one turn, behind ``OrchestrationContext``.
+"""The engine's half of a turn, behind ``OrchestrationContext``.
 
 It matches each scheduling call to the next recorded schedule event (or records a new one
 with the next event id) and settles futures as the engine delivers completions in history
-order. It never resumes the orchestration itself: the engine in ``_replay`` does that.
+order. It never resumes the orchestration itself: the engine in ``_replay`` does that. A
+timeline outlives its turn when the engine keeps the execution suspended: ``settle`` makes
+the turn's new events part of what has been replayed and ``begin_turn`` opens the next turn.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ MakeEvent = Callable[[int, int], E]
 
 
 class Timeline:
-    """Schedule matching, event-id allocation and future settlement for one turn."""
+    """Schedule matching, event-id allocation and future settlement for one execution."""
 
     def __init__(
         self,
@@ -54,7 +56,7 @@ class Timeline:
         self.abort: ReplayAbort | None = None
         """The nondeterminism raised inside user code, kept in case the code swallowed it."""
         self._now_ms = now_ms
-        self._recorded = recorded
+        self._recorded = list(recorded)
         self._cursor = 0
         self._schedules = schedules
         self._next_event_id = next_event_id
@@ -90,6 +92,24 @@ class Timeline:
     def close(self) -> None:
         """End the turn: later ``ctx`` calls raise ``RuntimeError``."""
         self._open = False
+
+    def settle(self) -> None:
+        """End a turn whose events were recorded: its new events count as replayed from now on.
+
+        New events are only recorded once every recorded one was matched, so replay then
+        stands right after them.
+        """
+        self._open = False
+        if self.new_events:
+            self._recorded += self.new_events
+            self._cursor = len(self._recorded)
+            self.new_events = []
+
+    def begin_turn(self, now_ms: int, next_event_id: int) -> None:
+        """Open the next turn of a settled timeline: new events get ids from ``next_event_id``."""
+        self._open = True
+        self._now_ms = now_ms
+        self._next_event_id = next_event_id
 
     def schedule(
         self, make: MakeEvent[Event], *, derived_instance: bool = False
