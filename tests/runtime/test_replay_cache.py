@@ -252,6 +252,21 @@ def test_clear_closes_every_kept_replay() -> None:
     assert (len(cache), cache.size_bytes, sorted(closed)) == (0, 0, ["a", "b"])
 
 
+def test_expects_tells_whether_a_turn_would_resume() -> None:
+    """expects is true only for the kept instance, its execution and exactly its history."""
+    cache = ReplayCache(max_instances=10, max_bytes=1 << 20)
+    first = cached_turn(cache, counting([]), [], [start_item()])
+    history = first.history_delta
+
+    assert cache.expects(INSTANCE, 1, history)
+    assert cache.expects(INSTANCE, 1, tuple(history))
+    assert not cache.expects(INSTANCE, 2, history)
+    assert not cache.expects("other", 1, history)
+    assert not cache.expects(INSTANCE, 1, history[:1])
+    assert not cache.expects(INSTANCE, 1, [*history, completed(3, 2, 0)])
+    assert (cache.hits, cache.misses) == (0, 1)
+
+
 def test_zero_instances_keeps_nothing() -> None:
     """max_instances=0 turns the cache off: every turn replays from scratch."""
     cache = ReplayCache(max_instances=0, max_bytes=1 << 20)

@@ -7,14 +7,14 @@ turn: its ack commits, fails (the state is dropped, or wrongly kept), another ru
 turn instead, the cache is cleared, or its memory bound is tiny. Every turn's result must be
 equal, and the cache must resume exactly when it holds the state of the history it is given.
 
-``PROVKIT_REPLAY_CACHE_EXAMPLES`` sets the number of examples (default 500).
+The default test run tries 100 random orchestrations; the ``exhaustive`` run (CI) 500.
 """
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
+import pytest
 from _replay_builders import INSTANCE, NOW, cancel_item, external_item, start_item
 from _replay_programs import ENDINGS, RICH_STEPS, Step, answer, interpreter
 from hypothesis import HealthCheck, event, given, settings
@@ -25,8 +25,6 @@ from provkit.contract import messages as msg
 from provkit.runtime._replay import ExecutionReplay, TurnOutcome, run_turn
 from provkit.runtime._replay_cache import ReplayCache
 from provkit.runtime._replay_history import index_history
-
-EXAMPLES = int(os.environ.get("PROVKIT_REPLAY_CACHE_EXAMPLES", "500"))
 
 FATES = st.sampled_from(["commit"] * 6 + ["lost", "lost but kept", "elsewhere", "evicted"])
 """What happens to a turn: see the module docstring."""
@@ -51,21 +49,10 @@ def stale_completion() -> msg.OrchestratorMessage:
     return msg.ActivityCompletedMessage(instance=INSTANCE, execution_id=7, id=2, result="0")
 
 
-@settings(
-    max_examples=EXAMPLES,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-@given(
-    program=st.lists(RICH_STEPS, max_size=7),
-    ending=ENDINGS,
-    tiny_memory=st.booleans(),
-    data=st.data(),
-)
-def test_cached_turns_equal_full_replays(
+def cached_turns_equal_full_replays(
     program: list[Step], ending: str, tiny_memory: bool, data: Any
 ) -> None:
-    """Through commits, lost acks, foreign turns and evictions, cached turns equal full replays."""
+    """Run ``program`` both ways in lockstep; see the module docstring."""
     orchestrations = {"Orch": interpreter(program, ending)}
     cache = ReplayCache(max_instances=4, max_bytes=1_500 if tiny_memory else 1 << 20)
     history: list[ev.Event] = []
@@ -136,3 +123,33 @@ def test_cached_turns_equal_full_replays(
         if not pending:
             pending = [external_item("E", "late"), external_item("F", "late")]
     raise AssertionError("the orchestration never ended")
+
+
+SETTINGS = settings(
+    deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
+ORCHESTRATIONS = {
+    "program": st.lists(RICH_STEPS, max_size=7),
+    "ending": ENDINGS,
+    "tiny_memory": st.booleans(),
+    "data": st.data(),
+}
+
+
+@settings(SETTINGS, max_examples=100)
+@given(**ORCHESTRATIONS)
+def test_cached_turns_equal_full_replays(
+    program: list[Step], ending: str, tiny_memory: bool, data: Any
+) -> None:
+    """Through commits, lost acks, foreign turns and evictions, cached turns equal full replays."""
+    cached_turns_equal_full_replays(program, ending, tiny_memory, data)
+
+
+@pytest.mark.exhaustive
+@settings(SETTINGS, max_examples=500)
+@given(**ORCHESTRATIONS)
+def test_cached_turns_equal_full_replays_500(
+    program: list[Step], ending: str, tiny_memory: bool, data: Any
+) -> None:
+    """The same on 500 random orchestrations (CI's exhaustive run)."""
+    cached_turns_equal_full_replays(program, ending, tiny_memory, data)
