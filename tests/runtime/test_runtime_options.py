@@ -20,6 +20,8 @@ from provkit.runtime import Runtime, RuntimeOptions
         ("worker_lock_timeout", -1.0, "worker_lock_timeout must be a positive number"),
         ("shutdown_grace", float("inf"), "shutdown_grace must be a positive number"),
         ("retry_backoff_max", "1", "retry_backoff_max must be a positive number"),
+        ("replay_cache_instances", -1, "replay_cache_instances must be an integer >= 0"),
+        ("replay_cache_bytes", 1.5, "replay_cache_bytes must be an integer >= 0"),
     ],
 )
 def test_invalid_options_are_rejected_naming_the_field(

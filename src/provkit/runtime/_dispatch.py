@@ -227,8 +227,11 @@ class Settler(Generic[_Fetched]):
             await self.give_back(item)
             return None
 
-    async def ack(self, item: _Fetched, call: Callable[[], Awaitable[None]]) -> None:
-        """Commit ``item`` with ``call``; a lost lock drops the result, a failure gives it back."""
+    async def ack(self, item: _Fetched, call: Callable[[], Awaitable[None]]) -> bool:
+        """Commit ``item`` with ``call``; a lost lock drops the result, a failure gives it back.
+
+        Returns whether the commit happened.
+        """
         what = self._describe(item)
         try:
             await call_with_retry(call, self._options, f"ack of {what}")
@@ -237,6 +240,9 @@ class Settler(Generic[_Fetched]):
         except ProviderError as exc:
             log.warning("ack of %s failed: %s; abandoning", what, exc)
             await self.give_back(item)
+        else:
+            return True
+        return False
 
     async def give_back(self, item: _Fetched) -> None:
         """Abandon ``item`` for a retry after a backoff that grows with its deliveries."""

@@ -3,6 +3,7 @@
 It decides which execution a batch belongs to (the current one, the next one after a
 continue-as-new, or none when the instance has already ended), applies the poison rule,
 and never writes anything a turn decided except through a single ``ack_orchestration_item``.
+Turns go through the runtime's replay cache: a kept instance runs only its new messages.
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ from provkit.contract.messages import ContinueAsNew, OrchestratorMessage, StartO
 from provkit.runtime._ack_plan import AckPlan, plan_poison_ack, plan_turn_ack
 from provkit.runtime._dispatch import BackgroundAck, Settler, log
 from provkit.runtime._options import RuntimeOptions
-from provkit.runtime._replay import OrchestrationFn, run_turn
+from provkit.runtime._replay import ExecutionReplay, OrchestrationFn
+from provkit.runtime._replay_cache import ReplayCache
 
 _ENDED = (OrchestrationCompleted, OrchestrationFailed)
 
@@ -124,6 +126,11 @@ class OrchestrationDispatcher:
         self._clock = clock
         abandon = provider.abandon_orchestration_item
         self.settler: Settler[OrchestrationItem] = Settler(abandon, _describe, options, aborting)
+        self.cache = ReplayCache(
+            max_instances=options.replay_cache_instances, max_bytes=options.replay_cache_bytes
+        )
+        self._acking: dict[str, ExecutionReplay] = {}
+        """Replays kept for turns whose ack is still to come, by lock token."""
 
     def slot(self) -> OrchestrationSlot:
         """A new slot's fetch / process / release / finish."""
@@ -146,7 +153,14 @@ class OrchestrationDispatcher:
             metadata = ExecutionMetadata(status=Status.FAILED, output=error.display())
             return AckPlan(execution_id=item.execution_id, metadata=metadata)
 
-        target = target_execution(item)
+        cache = self.cache
+        if cache.expects(item.instance, item.execution_id, item.history):
+            # A history the cache holds was validated and is still running: no need to scan it.
+            target: TargetExecution | None = TargetExecution(
+                item.execution_id, item.history, item.messages
+            )
+        else:
+            target = target_execution(item)
         if target is None:
             return AckPlan(execution_id=item.execution_id)
         now_ms = self._clock.now_ms()
@@ -161,7 +175,7 @@ class OrchestrationDispatcher:
                 error,
                 now_ms,
             )
-        result = run_turn(
+        result, replay = cache.run_turn(
             instance=item.instance,
             execution_id=target.execution_id,
             history=target.history,
@@ -169,22 +183,47 @@ class OrchestrationDispatcher:
             orchestrations=self._orchestrations,
             now_ms=now_ms,
         )
-        return plan_turn_ack(item.instance, target.execution_id, result)
+        try:
+            plan = plan_turn_ack(item.instance, target.execution_id, result)
+        except BaseException:
+            replay.close()
+            raise
+        # Kept before the ack: the instance's next turn can only be fetched once this ack
+        # committed. Should it not commit, ``ack`` drops the replay again (and a kept replay
+        # only ever resumes on exactly the history it expects).
+        cache.keep(replay)
+        if replay.resumable:
+            self._acking[item.lock_token] = replay
+        return plan
 
     async def ack(self, item: OrchestrationItem, plan: AckPlan) -> None:
-        """Commit ``plan`` for ``item``; a permanent failure gives the batch back for a retry."""
-        await self.settler.ack(
-            item,
-            lambda: self._provider.ack_orchestration_item(
-                item.lock_token,
-                plan.execution_id,
-                plan.history_delta,
-                plan.worker_items,
-                plan.orchestrator_items,
-                plan.metadata,
-                plan.cancelled_activities,
-            ),
-        )
+        """Commit ``plan`` for ``item``; a permanent failure gives the batch back for a retry.
+
+        A turn that was not committed leaves no replayed state behind in the cache.
+        """
+        replay = self._acking.pop(item.lock_token, None)
+        committed = False
+        try:
+            committed = await self.settler.ack(
+                item,
+                lambda: self._provider.ack_orchestration_item(
+                    item.lock_token,
+                    plan.execution_id,
+                    plan.history_delta,
+                    plan.worker_items,
+                    plan.orchestrator_items,
+                    plan.metadata,
+                    plan.cancelled_activities,
+                ),
+            )
+        finally:
+            if not committed and replay is not None:
+                self.cache.discard(replay)
+
+    def close(self) -> None:
+        """Discard every kept replay (the runtime stopped)."""
+        self._acking.clear()
+        self.cache.clear()
 
     def _poison_error(self, item: OrchestrationItem, why: str) -> ErrorDetails:
         suffix = f"; {why}" if why else ""

@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
+_MAY_BE_ZERO = frozenset({"replay_cache_instances", "replay_cache_bytes"})
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RuntimeOptions:
@@ -41,15 +43,20 @@ class RuntimeOptions:
     """Attempts of one provider call that keeps failing with a retryable error."""
     shutdown_grace: float = 10.0
     """How long ``shutdown`` lets in-flight turns and activities finish before abandoning them."""
+    replay_cache_instances: int = 1000
+    """Running instances whose replayed state is kept between turns, so that a turn only runs
+    its new messages instead of replaying the whole history; 0 turns the cache off."""
+    replay_cache_bytes: int = 256 * 1024 * 1024
+    """Estimated memory those kept states may hold; beyond it the least recently used go."""
 
     def __post_init__(self) -> None:
         for field in fields(self):
             value = getattr(self, field.name)
             if field.type == "int":
-                if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                    raise ValueError(
-                        f"RuntimeOptions.{field.name} must be a positive integer, got {value!r}"
-                    )
+                least = 0 if field.name in _MAY_BE_ZERO else 1
+                if not isinstance(value, int) or isinstance(value, bool) or value < least:
+                    kind = "an integer >= 0" if least == 0 else "a positive integer"
+                    raise ValueError(f"RuntimeOptions.{field.name} must be {kind}, got {value!r}")
             elif (
                 not isinstance(value, int | float)
                 or isinstance(value, bool)

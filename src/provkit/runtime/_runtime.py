@@ -49,6 +49,7 @@ class Runtime:
         self._clock = clock if clock is not None else SystemClock()
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._orchestration: OrchestrationDispatcher | None = None
         self._executor: ThreadPoolExecutor | None = None
         self._aborting = False
         self._started = False
@@ -67,6 +68,7 @@ class Runtime:
         orchestration = OrchestrationDispatcher(
             self._provider, self._orchestrations, options, self._clock, aborting
         )
+        self._orchestration = orchestration
         worker = WorkerDispatcher(
             self._provider, self._activities, options, self._executor, aborting, self._stopping
         )
@@ -114,6 +116,8 @@ class Runtime:
         for task, result in zip(tasks, results, strict=True):
             if isinstance(result, BaseException) and not isinstance(result, asyncio.CancelledError):
                 log.error("%s ended with an error", task.get_name(), exc_info=result)
+        if self._orchestration is not None:
+            self._orchestration.close()
         if self._executor is not None:
             # Blocking activities cannot be interrupted; their threads finish on their own.
             self._executor.shutdown(wait=False, cancel_futures=True)
