@@ -7,7 +7,9 @@ authors who add tests of their own beside the suite.
 import pytest
 
 # Before anything imports them, so a failing assert in a suite helper explains itself.
-pytest.register_assert_rewrite("provkit.conformance.suite", "provkit.conformance._builders")
+pytest.register_assert_rewrite(
+    "provkit.conformance.suite", "provkit.conformance._builders", "provkit.conformance._queues"
+)
 
 from provkit.conformance._timing import SuiteClock, Timing  # noqa: E402
 

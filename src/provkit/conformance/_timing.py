@@ -9,7 +9,14 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
+import pytest
+
 from provkit.contract import ManualClock
+
+EXACT_SKIP_REASON = (
+    "exact millisecond deadlines need an injected clock: the provider does not declare "
+    "Capability.CLOCK (the coarser tests of the same deadlines still ran)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,3 +63,20 @@ class SuiteClock:
             await asyncio.sleep(0)
         else:
             await asyncio.sleep(seconds)
+
+    def exact_now_ms(self) -> int:
+        """The injected clock's "now", for tests of exact millisecond boundaries.
+
+        Without an injected clock no test can place a call at a given millisecond, so the
+        calling test is skipped with ``EXACT_SKIP_REASON``.
+        """
+        if self.manual is None:
+            pytest.skip(EXACT_SKIP_REASON)
+        return self.manual.now_ms()
+
+    async def set_ms(self, at_ms: int) -> None:
+        """Move the injected clock to ``at_ms`` (see ``exact_now_ms``)."""
+        if self.manual is None:
+            pytest.skip(EXACT_SKIP_REASON)
+        self.manual.set_ms(at_ms)
+        await asyncio.sleep(0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Protocol, runtime_checkable
 
@@ -35,7 +36,9 @@ class ManualClock:
         """Move time forward by ``seconds`` (rounded up to whole milliseconds)."""
         if seconds < 0:
             raise ValueError("a clock never moves backwards")
-        self._now_ms += int(-(-seconds * 1000 // 1))
+        # Rounded to a nanosecond first, so a whole number of ms (2.007 s) is never pushed
+        # up by binary floating point (2007.0000000000002).
+        self._now_ms += math.ceil(round(seconds * 1000, 6))
 
     def set_ms(self, now_ms: int) -> None:
         """Jump to an absolute time, which must not be in the past."""

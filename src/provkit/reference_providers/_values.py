@@ -5,6 +5,8 @@ Pure functions shared by the SQLite and PostgreSQL providers; nothing here touch
 
 from __future__ import annotations
 
+import math
+
 
 def to_blob(text: str) -> bytes:
     """How raw strings (ids, names, outputs) are stored: UTF-8 that keeps lone surrogates too."""
@@ -17,5 +19,9 @@ def from_blob(raw: bytes) -> str:
 
 
 def ms(seconds: float) -> int:
-    """A duration in whole milliseconds, rounded up like ``ManualClock.advance``."""
-    return int(-(-seconds * 1000 // 1))
+    """A duration in whole milliseconds, rounded up like ``ManualClock.advance``.
+
+    Rounded to a nanosecond first, so a whole number of ms is never pushed up by binary
+    floating point (2.007 s is 2007 ms, not 2008).
+    """
+    return math.ceil(round(seconds * 1000, 6))

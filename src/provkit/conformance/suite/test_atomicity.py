@@ -21,6 +21,7 @@ from provkit.conformance._builders import (
     fetch_work,
     first_turn_metadata,
     lease_work,
+    lock_instance,
     must_fetch,
     must_fetch_work,
     provider_now_ms,
@@ -185,17 +186,19 @@ async def test_one_ack_with_many_parts_makes_all_of_them_visible(
     assert await provider.read(A) == delta
     leases = [await must_fetch_work(provider, timing.long_lock) for _ in workers]
     assert [lease.item for lease in leases] == workers
-    a_turn = await must_fetch(provider, timing.long_lock)
-    assert (a_turn.instance, a_turn.messages) == (A, [due_timer])
-    assert (a_turn.orchestration_name, a_turn.version, a_turn.history) == (
+    fetched = [await must_fetch(provider, timing.long_lock) for _ in range(2)]
+    turns = {turn.instance: turn for turn in fetched}
+    assert {name: turn.messages for name, turn in turns.items()} == {
+        A: [due_timer],
+        B: [for_b],
+    }
+    assert (turns[A].orchestration_name, turns[A].version, turns[A].history) == (
         ORCHESTRATION,
         VERSION,
         delta,
     )
-    b_turn = await must_fetch(provider, timing.long_lock)
-    assert (b_turn.instance, b_turn.messages) == (B, [for_b])
-    await ack(provider, a_turn)
-    await ack(provider, b_turn)
+    await ack(provider, turns[A])
+    await ack(provider, turns[B])
     assert await fetch(provider, timing.long_lock) is None, "a timer was visible before fire_at_ms"
 
     await clock.advance(timing.lock_timeout + timing.epsilon)
@@ -320,6 +323,42 @@ async def test_ack_deletes_cancelled_worker_items_locked_or_not(
     assert await fetch_work(provider, timing.long_lock) is None, (
         "a cancelled item came back when its old lease expired"
     )
+
+
+# Rejects: cancellation matching on fewer than all three of instance, execution and activity id
+async def test_cancellation_removes_exactly_the_items_matching_all_three_ids(
+    provider: Provider, timing: Timing
+) -> None:
+    """Cancelling (A, 1, 2) and (A, 1, 5) removes those two; lookalikes differing in one id stay."""
+    targets = [work_item(A, 2), work_item(A, 5)]
+    lookalikes = [
+        work_item(B, 2),
+        work_item(A, 2, execution_id=2),
+        work_item(A, 3),
+        work_item("inst-a ", 2),
+    ]
+    await provider.enqueue_for_worker(targets[0])
+    leased = await must_fetch_work(provider, timing.long_lock)
+    assert leased.item == targets[0]
+    for item in [*lookalikes, targets[1]]:
+        await provider.enqueue_for_worker(item)
+    held = await lock_instance(provider, start_item(A), timing.long_lock)
+
+    await provider.ack_orchestration_item(
+        held.lock_token,
+        1,
+        [started()],
+        [],
+        [],
+        first_turn_metadata(),
+        [ActivityId(A, 1, 2), ActivityId(A, 1, 5)],
+    )
+
+    remaining = [(await must_fetch_work(provider, timing.long_lock)).item for _ in lookalikes]
+    assert remaining == lookalikes, "cancellation removed a lookalike or kept a target"
+    assert await fetch_work(provider, timing.long_lock) is None, "a cancelled item is still queued"
+    with pytest.raises(LockLostError):
+        await provider.ack_work_item(leased.lock_token, None)
 
 
 # Rejects: cancellations applied before the same ack's worker inserts

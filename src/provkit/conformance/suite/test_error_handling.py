@@ -6,12 +6,11 @@ exactly as it was; the lock-token matrix of the contract is covered for both que
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal, cast
+from typing import cast
 
 import pytest
 
 from provkit.conformance._builders import (
-    activity_done,
     external_item,
     fetch,
     fetch_work,
@@ -21,7 +20,15 @@ from provkit.conformance._builders import (
     start_instance,
     start_item,
     started,
-    work_item,
+)
+from provkit.conformance._queues import (
+    GENUINE,
+    OPERATIONS,
+    QUEUES,
+    A,
+    Operation,
+    Queue,
+    assert_lock_lost,
 )
 from provkit.conformance._timing import SuiteClock, Timing
 from provkit.contract import (
@@ -29,142 +36,11 @@ from provkit.contract import (
     CorruptDataError,
     DuplicateEventError,
     FaultInjection,
-    LockLostError,
     Provider,
 )
 from provkit.contract.events import Event
 
 pytestmark = [pytest.mark.error_handling, pytest.mark.asyncio]
-
-A = "inst-a"
-BYSTANDER = "inst-bystander"
-GENUINE = "genuine"
-STALE = "stale"
-
-Operation = Literal["ack", "renew", "abandon"]
-
-
-class _OrchestratorQueue:
-    """The token operations of the orchestrator queue, exercised through instance A's start."""
-
-    operation_names: ClassVar[dict[Operation, str]] = {
-        "ack": "ack_orchestration_item",
-        "renew": "renew_orchestration_item_lock",
-        "abandon": "abandon_orchestration_item",
-    }
-
-    async def enqueue(self, provider: Provider) -> None:
-        await provider.enqueue_for_orchestrator(start_item(A))
-
-    async def take(self, provider: Provider, lock_timeout: float) -> str:
-        item = await must_fetch(provider, lock_timeout)
-        assert (item.instance, item.messages) == (A, [start_item(A)])
-        return item.lock_token
-
-    async def call(
-        self, provider: Provider, timing: Timing, operation: Operation, token: str, marker: str
-    ) -> None:
-        """Use ``token``; an ack writes history and items tagged with ``marker``."""
-        if operation == "ack":
-            await provider.ack_orchestration_item(
-                token,
-                1,
-                [started(input=marker)],
-                [work_item(A, 2, input=marker)],
-                [external_item(BYSTANDER, data=marker)],
-                first_turn_metadata(),
-            )
-        elif operation == "renew":
-            await provider.renew_orchestration_item_lock(token, timing.long_lock)
-        else:
-            await provider.abandon_orchestration_item(token)
-
-    async def assert_pending(self, provider: Provider, timing: Timing, attempt: int) -> None:
-        """A's start is fetchable with ``attempt`` and no ack has left a trace."""
-        item = await must_fetch(provider, timing.long_lock)
-        assert (item.instance, item.messages, item.attempt_count) == (A, [start_item(A)], attempt)
-        assert (item.orchestration_name, item.history) == (None, []), "an ack left a trace on A"
-        assert await provider.list_executions(A) == []
-        assert await fetch(provider, timing.long_lock) is None, "a bystander message appeared"
-        assert await fetch_work(provider, timing.long_lock) is None, "an ack enqueued worker items"
-
-    async def assert_done(self, provider: Provider, timing: Timing) -> None:
-        """Exactly the genuine ack's effects exist, once."""
-        assert await provider.read(A) == [started(input=GENUINE)]
-        lease = await fetch_work(provider, timing.long_lock)
-        assert lease is not None
-        assert lease.item == work_item(A, 2, input=GENUINE)
-        assert await fetch_work(provider, timing.long_lock) is None
-        item = await must_fetch(provider, timing.long_lock)
-        assert (item.instance, item.messages) == (
-            BYSTANDER,
-            [external_item(BYSTANDER, data=GENUINE)],
-        )
-        assert await fetch(provider, timing.long_lock) is None
-
-
-class _WorkerQueue:
-    """The token operations of the worker queue, exercised through one activity item."""
-
-    operation_names: ClassVar[dict[Operation, str]] = {
-        "ack": "ack_work_item",
-        "renew": "renew_work_item_lock",
-        "abandon": "abandon_work_item",
-    }
-
-    async def enqueue(self, provider: Provider) -> None:
-        await provider.enqueue_for_worker(work_item(A, 1))
-
-    async def take(self, provider: Provider, lock_timeout: float) -> str:
-        lease = await fetch_work(provider, lock_timeout)
-        assert lease is not None, "fetch_work_item returned None although an item was queued"
-        assert lease.item == work_item(A, 1)
-        return lease.lock_token
-
-    async def call(
-        self, provider: Provider, timing: Timing, operation: Operation, token: str, marker: str
-    ) -> None:
-        """Use ``token``; an ack enqueues a completion whose result is ``marker``."""
-        if operation == "ack":
-            await provider.ack_work_item(token, activity_done(A, 1, marker))
-        elif operation == "renew":
-            await provider.renew_work_item_lock(token, timing.long_lock)
-        else:
-            await provider.abandon_work_item(token)
-
-    async def assert_pending(self, provider: Provider, timing: Timing, attempt: int) -> None:
-        """The item is fetchable with ``attempt`` and no completion was enqueued."""
-        lease = await fetch_work(provider, timing.long_lock)
-        assert lease is not None, "the worker item is gone"
-        assert (lease.item, lease.attempt_count) == (work_item(A, 1), attempt)
-        assert await fetch(provider, timing.long_lock) is None, "an ack enqueued a completion"
-
-    async def assert_done(self, provider: Provider, timing: Timing) -> None:
-        """The item is gone and only the genuine completion was enqueued, once."""
-        assert await fetch_work(provider, timing.long_lock) is None
-        item = await must_fetch(provider, timing.long_lock)
-        assert (item.instance, item.messages) == (A, [activity_done(A, 1, GENUINE)])
-        assert await fetch(provider, timing.long_lock) is None
-
-
-_Queue = _OrchestratorQueue | _WorkerQueue
-
-QUEUES = [
-    pytest.param(_OrchestratorQueue(), id="orchestrator"),
-    pytest.param(_WorkerQueue(), id="worker"),
-]
-OPERATIONS = ["ack", "renew", "abandon"]
-
-
-async def _assert_rejected(
-    provider: Provider, timing: Timing, queue: _Queue, operation: Operation, token: str
-) -> None:
-    """Using ``token`` raises a permanent ``LockLostError`` naming the operation."""
-    with pytest.raises(LockLostError) as raised:
-        await queue.call(provider, timing, operation, token, STALE)
-    assert raised.value.retryable is False
-    assert raised.value.operation == queue.operation_names[operation]
-
 
 # Rejects: token checks that accept unknown tokens or crash on odd strings with a foreign error
 @pytest.mark.parametrize(
@@ -175,12 +51,12 @@ async def _assert_rejected(
 @pytest.mark.parametrize("operation", OPERATIONS)
 @pytest.mark.parametrize("queue", QUEUES)
 async def test_never_issued_token_is_rejected(
-    provider: Provider, timing: Timing, queue: _Queue, operation: Operation, token: str
+    provider: Provider, timing: Timing, queue: Queue, operation: Operation, token: str
 ) -> None:
     """A token no fetch returned raises LockLostError and leaves the waiting item untouched."""
     await queue.enqueue(provider)
 
-    await _assert_rejected(provider, timing, queue, operation, token)
+    await assert_lock_lost(provider, timing, queue, operation, token)
 
     await queue.assert_pending(provider, timing, attempt=1)
 
@@ -189,14 +65,14 @@ async def test_never_issued_token_is_rejected(
 @pytest.mark.parametrize("operation", OPERATIONS)
 @pytest.mark.parametrize("queue", QUEUES)
 async def test_expired_token_nobody_retook_is_rejected(
-    provider: Provider, clock: SuiteClock, timing: Timing, queue: _Queue, operation: Operation
+    provider: Provider, clock: SuiteClock, timing: Timing, queue: Queue, operation: Operation
 ) -> None:
     """After expiry (not re-taken) ack, renew and abandon raise LockLostError; the item stays."""
     await queue.enqueue(provider)
     token = await queue.take(provider, timing.lock_timeout)
     await clock.advance(timing.lock_timeout + timing.epsilon)
 
-    await _assert_rejected(provider, timing, queue, operation, token)
+    await assert_lock_lost(provider, timing, queue, operation, token)
 
     await queue.assert_pending(provider, timing, attempt=2)
 
@@ -205,7 +81,7 @@ async def test_expired_token_nobody_retook_is_rejected(
 @pytest.mark.parametrize("operation", OPERATIONS)
 @pytest.mark.parametrize("queue", QUEUES)
 async def test_token_retaken_by_another_fetch_is_rejected(
-    provider: Provider, clock: SuiteClock, timing: Timing, queue: _Queue, operation: Operation
+    provider: Provider, clock: SuiteClock, timing: Timing, queue: Queue, operation: Operation
 ) -> None:
     """The old token of a re-taken item raises LockLostError; the new holder is unaffected."""
     await queue.enqueue(provider)
@@ -213,7 +89,7 @@ async def test_token_retaken_by_another_fetch_is_rejected(
     await clock.advance(timing.lock_timeout + timing.epsilon)
     new = await queue.take(provider, timing.long_lock)
 
-    await _assert_rejected(provider, timing, queue, operation, old)
+    await assert_lock_lost(provider, timing, queue, operation, old)
 
     rivals = (await fetch(provider, timing.long_lock), await fetch_work(provider, timing.long_lock))
     assert rivals == (None, None), "the rejected call freed the new holder's lock or left effects"
@@ -225,14 +101,14 @@ async def test_token_retaken_by_another_fetch_is_rejected(
 @pytest.mark.parametrize("operation", OPERATIONS)
 @pytest.mark.parametrize("queue", QUEUES)
 async def test_token_already_acked_is_rejected(
-    provider: Provider, timing: Timing, queue: _Queue, operation: Operation
+    provider: Provider, timing: Timing, queue: Queue, operation: Operation
 ) -> None:
     """Reusing an acked token raises LockLostError; the ack's effects exist exactly once."""
     await queue.enqueue(provider)
     token = await queue.take(provider, timing.long_lock)
     await queue.call(provider, timing, "ack", token, GENUINE)
 
-    await _assert_rejected(provider, timing, queue, operation, token)
+    await assert_lock_lost(provider, timing, queue, operation, token)
 
     await queue.assert_done(provider, timing)
 
@@ -241,14 +117,14 @@ async def test_token_already_acked_is_rejected(
 @pytest.mark.parametrize("operation", OPERATIONS)
 @pytest.mark.parametrize("queue", QUEUES)
 async def test_token_already_abandoned_is_rejected(
-    provider: Provider, timing: Timing, queue: _Queue, operation: Operation
+    provider: Provider, timing: Timing, queue: Queue, operation: Operation
 ) -> None:
     """Reusing an abandoned token raises LockLostError; the item waits for its next delivery."""
     await queue.enqueue(provider)
     token = await queue.take(provider, timing.long_lock)
     await queue.call(provider, timing, "abandon", token, GENUINE)
 
-    await _assert_rejected(provider, timing, queue, operation, token)
+    await assert_lock_lost(provider, timing, queue, operation, token)
 
     await queue.assert_pending(provider, timing, attempt=2)
 
@@ -367,12 +243,13 @@ async def test_reading_corrupt_history_raises_corrupt_data_error(
 
 # Rejects: a fetch that keeps failing on one corrupt instance and so starves the others
 async def test_corrupt_history_does_not_block_other_instances(
-    provider: Provider, faults: FaultInjection, timing: Timing
+    provider: Provider, faults: FaultInjection, clock: SuiteClock, timing: Timing
 ) -> None:
     """With A's history corrupt and its message oldest, B is still fetched and acked normally."""
     await start_instance(provider, A, timing.long_lock)
     await faults.corrupt_history(A, 1)
     await provider.enqueue_for_orchestrator(external_item(A))
+    await clock.advance(timing.epsilon)
     await provider.enqueue_for_orchestrator(start_item("inst-b"))
 
     corrupt = await must_fetch(provider, timing.long_lock)

@@ -96,20 +96,20 @@ async def test_bogus_token_is_rejected_and_the_real_lock_is_unaffected(
 async def test_lock_on_one_instance_does_not_block_another(
     provider: Provider, timing: Timing
 ) -> None:
-    """While A stays locked, B can be fetched, acked and fetched again with its new message."""
+    """While one instance stays locked the other is fetched, acked and fetched again."""
     await enqueue_all(provider, [start_item("inst-a"), start_item("inst-b")])
     held = await must_fetch(provider, timing.long_lock)
-    assert held.instance == "inst-a"
+    other = "inst-b" if held.instance == "inst-a" else "inst-a"
 
-    b_first = await must_fetch(provider, timing.long_lock)
-    assert (b_first.instance, b_first.messages) == ("inst-b", [start_item("inst-b")])
-    await ack(provider, b_first, [started()], metadata=first_turn_metadata())
+    first = await must_fetch(provider, timing.long_lock)
+    assert (first.instance, first.messages) == (other, [start_item(other)])
+    await ack(provider, first, [started()], metadata=first_turn_metadata())
 
-    await provider.enqueue_for_orchestrator(external_item("inst-b"))
-    b_second = await must_fetch(provider, timing.long_lock)
-    assert (b_second.instance, b_second.messages) == ("inst-b", [external_item("inst-b")])
-    assert b_second.history == [started()]
-    assert await fetch(provider, timing.long_lock) is None, "fetch returned the locked inst-a"
+    await provider.enqueue_for_orchestrator(external_item(other))
+    second = await must_fetch(provider, timing.long_lock)
+    assert (second.instance, second.messages) == (other, [external_item(other)])
+    assert second.history == [started()]
+    assert await fetch(provider, timing.long_lock) is None, "fetch returned the locked instance"
 
 
 # Rejects: messages enqueued during a lock leaking into a fetch, or lost when the lock expires
@@ -174,19 +174,20 @@ async def test_message_arriving_mid_turn_is_the_next_batch_alone(
 
 # Rejects: ack deleting other instances' messages or messages not in its batch
 async def test_ack_deletes_exactly_the_locked_messages(provider: Provider, timing: Timing) -> None:
-    """Acking A's batch leaves B's earlier message and A's later ones in place, oldest first."""
+    """Acking one instance's batch leaves the other's message and its own later ones in place."""
     await enqueue_all(provider, [start_item("inst-a"), start_item("inst-b")])
     held = await must_fetch(provider, timing.long_lock)
-    assert held.instance == "inst-a"
-    later = [external_item("inst-a", name="one"), external_item("inst-a", name="two")]
+    other = "inst-b" if held.instance == "inst-a" else "inst-a"
+    later = [external_item(held.instance, name="one"), external_item(held.instance, name="two")]
     await enqueue_all(provider, later)
 
     await ack(provider, held, [started()], metadata=first_turn_metadata())
 
-    b_turn = await must_fetch(provider, timing.long_lock)
-    assert (b_turn.instance, b_turn.messages) == ("inst-b", [start_item("inst-b")])
-    a_turn = await must_fetch(provider, timing.long_lock)
-    assert (a_turn.instance, a_turn.messages) == ("inst-a", later)
+    turns = [await must_fetch(provider, timing.long_lock) for _ in range(2)]
+    assert {turn.instance: turn.messages for turn in turns} == {
+        other: [start_item(other)],
+        held.instance: later,
+    }
     assert await fetch(provider, timing.long_lock) is None
 
 

@@ -24,6 +24,15 @@ from provkit.conformance._builders import (
     supersede_lock,
     work_item,
 )
+from provkit.conformance._queues import (
+    GENUINE,
+    OPERATIONS,
+    QUEUES,
+    STALE,
+    Operation,
+    Queue,
+    assert_lock_lost,
+)
 from provkit.conformance._timing import SuiteClock, Timing
 from provkit.contract import LockLostError, Provider
 
@@ -517,3 +526,144 @@ async def test_work_abandon_with_ignore_attempt_does_not_count_the_delivery(
         counts.append(lease.attempt_count)
 
     assert counts == [1, 1, 1, 2, 2, 2, 3]
+
+
+# -- exact deadlines, both queues (injected clock) --------------------------------------
+#
+# Whole-millisecond durations (none a whole second), so that no provider's rounding of
+# seconds to milliseconds decides a test, and a provider rounding to seconds fails.
+
+LOCK_MS = 4_321
+DELAY_MS = 2_345
+RENEWALS = [
+    pytest.param(3_000, 2_500, id="lengthened"),
+    pytest.param(1_000, 1_234, id="shortened"),
+]
+"""(ms after the fetch when the lock is renewed, ``extend_for`` in ms)."""
+
+
+def _seconds(ms: int) -> float:
+    return ms / 1000
+
+
+# Rejects: a lock or lease that expires early (halved, a second early) or late
+@pytest.mark.parametrize("queue", QUEUES)
+async def test_lock_is_held_1_ms_before_its_expiry_and_free_at_it(
+    provider: Provider, clock: SuiteClock, timing: Timing, queue: Queue
+) -> None:
+    """Taken at t with timeout T: no rival gets the item at t+T-1 ms; one does at t+T."""
+    start = clock.exact_now_ms()
+    await queue.enqueue(provider)
+    first = await queue.take(provider, _seconds(LOCK_MS))
+
+    await clock.set_ms(start + LOCK_MS - 1)
+    assert await queue.try_take(provider, timing.long_lock) is None, (
+        "the lock expired before now + lock_timeout"
+    )
+
+    await clock.set_ms(start + LOCK_MS)
+    again = await queue.try_take(provider, timing.long_lock)
+    assert again is not None, "the lock was still held at now + lock_timeout"
+    assert again[1] == 2
+    assert again[0] != first
+
+
+# Rejects: a token that stops working before its lock's expiry time
+@pytest.mark.parametrize("operation", OPERATIONS)
+@pytest.mark.parametrize("queue", QUEUES)
+async def test_token_is_live_1_ms_before_its_expiry(
+    provider: Provider, clock: SuiteClock, timing: Timing, queue: Queue, operation: Operation
+) -> None:
+    """At t+T-1 ms the holder's ack, renew or abandon succeeds and takes effect."""
+    start = clock.exact_now_ms()
+    await queue.enqueue(provider)
+    token = await queue.take(provider, _seconds(LOCK_MS))
+    await clock.set_ms(start + LOCK_MS - 1)
+
+    await queue.call(provider, timing, operation, token, GENUINE)
+
+    if operation == "ack":
+        await queue.assert_done(provider, timing)
+    elif operation == "renew":
+        await clock.set_ms(start + LOCK_MS)
+        assert await queue.try_take(provider, timing.long_lock) is None, (
+            "a renewal made 1 ms before expiry did not keep the lock"
+        )
+    else:
+        await queue.assert_pending(provider, timing, attempt=2)
+
+
+# Rejects: a token still accepted at the very millisecond its lock expires
+@pytest.mark.parametrize("operation", OPERATIONS)
+@pytest.mark.parametrize("queue", QUEUES)
+async def test_token_is_dead_at_its_expiry_time(
+    provider: Provider, clock: SuiteClock, timing: Timing, queue: Queue, operation: Operation
+) -> None:
+    """At exactly t+T ms ack, renew and abandon raise LockLostError and change nothing."""
+    start = clock.exact_now_ms()
+    await queue.enqueue(provider)
+    token = await queue.take(provider, _seconds(LOCK_MS))
+    await clock.set_ms(start + LOCK_MS)
+
+    await assert_lock_lost(provider, timing, queue, operation, token)
+
+    await queue.assert_pending(provider, timing, attempt=2)
+
+
+# Rejects: renew that extends from the old deadline, ignores extend_for, never shortens a
+# lock, or makes it never expire
+@pytest.mark.parametrize(("renew_at", "extend"), RENEWALS)
+@pytest.mark.parametrize("queue", QUEUES)
+async def test_renewed_lock_expires_exactly_at_renewal_time_plus_extend_for(
+    provider: Provider,
+    clock: SuiteClock,
+    timing: Timing,
+    queue: Queue,
+    renew_at: int,
+    extend: int,
+) -> None:
+    """Renewed at t+r for e: held at every point up to t+r+e-1 ms, re-fetchable at t+r+e."""
+    start = clock.exact_now_ms()
+    await queue.enqueue(provider)
+    token = await queue.take(provider, _seconds(LOCK_MS))
+    await clock.set_ms(start + renew_at)
+
+    await queue.renew(provider, token, _seconds(extend))
+
+    deadline = renew_at + extend
+    for at in sorted({LOCK_MS - 1, LOCK_MS, deadline - 1} & set(range(renew_at, deadline))):
+        await clock.set_ms(start + at)
+        assert await queue.try_take(provider, timing.long_lock) is None, (
+            f"the lock renewed at +{renew_at} ms for {extend} ms was free at +{at} ms"
+        )
+    await clock.set_ms(start + deadline)
+    again = await queue.try_take(provider, timing.long_lock)
+    assert again is not None, (
+        f"the lock renewed at +{renew_at} ms for {extend} ms was still held at +{deadline} ms"
+    )
+    assert again[1] == 2
+    with pytest.raises(LockLostError):
+        await queue.ack(provider, token, STALE)
+
+
+# Rejects: an abandon delay that is shortened, rounded to seconds, ignored or made longer
+@pytest.mark.parametrize("queue", QUEUES)
+async def test_abandoned_item_is_invisible_1_ms_before_its_delay_and_visible_at_it(
+    provider: Provider, clock: SuiteClock, timing: Timing, queue: Queue
+) -> None:
+    """Abandoned at t with delay d: invisible at t+d-1 ms, fetchable (attempt 2) at t+d."""
+    start = clock.exact_now_ms()
+    await queue.enqueue(provider)
+    token = await queue.take(provider, timing.long_lock)
+    await clock.set_ms(start + 1_000)
+
+    await queue.abandon(provider, token, _seconds(DELAY_MS))
+
+    await clock.set_ms(start + 1_000 + DELAY_MS - 1)
+    assert await queue.try_take(provider, timing.long_lock) is None, (
+        "the abandoned item was visible before now + delay"
+    )
+    await clock.set_ms(start + 1_000 + DELAY_MS)
+    again = await queue.try_take(provider, timing.long_lock)
+    assert again is not None, "the abandoned item was still invisible at now + delay"
+    assert again[1] == 2

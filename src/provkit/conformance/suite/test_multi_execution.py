@@ -258,3 +258,69 @@ async def test_terminal_events_stay_with_their_execution(
         orchestration_completed(3, "done"),
     ]
     assert await provider.list_executions("inst-1") == [1, 2]
+
+
+# -- append_history and the current execution -------------------------------------------
+
+
+# Rejects: append_history into a higher execution that does not make it current
+async def test_append_history_to_a_higher_execution_makes_it_current(
+    provider: Provider, timing: Timing
+) -> None:
+    """Appending to execution 2 creates it and makes it current for read() and fetch."""
+    await start_instance(provider, "inst-1", timing.long_lock)
+
+    await provider.append_history("inst-1", 2, [started(input="two")])
+
+    assert await provider.list_executions("inst-1") == [1, 2]
+    assert await provider.read("inst-1") == [started(input="two")]
+    assert await provider.read_execution("inst-1", 1) == [started()]
+    later = await lock_instance(provider, external_item("inst-1"), timing.long_lock)
+    assert (later.execution_id, later.history) == (2, [started(input="two")])
+
+
+# Rejects: append_history into an older execution that moves the current one back
+async def test_append_history_to_a_lower_execution_keeps_the_current_one(
+    provider: Provider, timing: Timing
+) -> None:
+    """Appending to execution 1 while 2 is current adds the events there; 2 stays current."""
+    await start_instance(provider, "inst-1", timing.long_lock)
+    await start_next_execution(provider, "inst-1", 2, [started(input="two")], timing.long_lock)
+
+    await provider.append_history("inst-1", 1, [scheduled(2)])
+
+    assert await provider.read_execution("inst-1", 1) == [started(), scheduled(2)]
+    assert await provider.read("inst-1") == [started(input="two")]
+    later = await lock_instance(provider, external_item("inst-1"), timing.long_lock)
+    assert later.execution_id == 2, "append_history moved the current execution backwards"
+
+
+# Rejects: append_history that creates an execution only when it carries events
+async def test_append_history_without_events_still_creates_the_execution(
+    provider: Provider, timing: Timing
+) -> None:
+    """Appending no events to execution 3 creates it and makes it current, with no history."""
+    await start_instance(provider, "inst-1", timing.long_lock)
+
+    await provider.append_history("inst-1", 3, [])
+
+    assert await provider.list_executions("inst-1") == [1, 3]
+    assert await provider.read("inst-1") == []
+    later = await lock_instance(provider, external_item("inst-1"), timing.long_lock)
+    assert (later.execution_id, later.history) == (3, [])
+
+
+# Rejects: append_history that creates an instance record, or refuses unknown instances
+async def test_append_history_to_an_unknown_instance_creates_no_record(
+    provider: Provider, timing: Timing
+) -> None:
+    """Appending to a new instance stores the execution's events but no name or version."""
+    await provider.append_history("inst-new", 1, [started(), scheduled(2)])
+
+    assert await provider.read("inst-new") == [started(), scheduled(2)]
+    assert await provider.list_executions("inst-new") == [1]
+    item = await lock_instance(provider, external_item("inst-new"), timing.long_lock)
+    assert (item.orchestration_name, item.version) == (None, None), (
+        "append_history created an instance record"
+    )
+    assert (item.execution_id, item.history) == (1, [started(), scheduled(2)])

@@ -22,6 +22,8 @@ from provkit.conformance._builders import (
     first_turn_metadata,
     lease_work,
     lock_instance,
+    must_fetch,
+    must_fetch_work,
     provider_now_ms,
     scheduled,
     start_item,
@@ -34,6 +36,9 @@ from provkit.contract import Provider, WorkLease
 from provkit.contract import messages as msg
 
 pytestmark = [pytest.mark.queue_semantics, pytest.mark.asyncio]
+
+DELAY_MS = 2_345
+"""A whole-millisecond delay (not a whole second): no rounding of seconds decides a test."""
 
 PAYLOADS = [
     pytest.param("", id="empty"),
@@ -161,6 +166,61 @@ async def test_delayed_work_item_is_skipped_and_delivered_after_its_delay(
     again = await fetch_work(provider, timing.long_lock)
     assert again is not None, "the delayed item never came back"
     assert (again.item, again.attempt_count) == (work_item("inst-1", 1), 2)
+
+
+# Rejects: a worker ack that routes the completion to the leased item's instance
+async def test_worker_completion_goes_to_the_completion_instance(
+    provider: Provider, timing: Timing
+) -> None:
+    """A completion addressed to another instance lands on that instance's queue, not the item's."""
+    lease = await lease_work(provider, work_item("inst-worker", 2), timing.long_lock)
+    completion = activity_done("inst-parent", 7, "routed", execution_id=3)
+
+    await provider.ack_work_item(lease.lock_token, completion)
+
+    turn = await fetch(provider, timing.long_lock)
+    assert turn is not None, "ack_work_item did not enqueue its completion"
+    assert (turn.instance, turn.messages) == ("inst-parent", [completion]), (
+        "ack_work_item enqueued the completion on the leased item's instance"
+    )
+    assert await fetch(provider, timing.long_lock) is None
+
+
+# Rejects: an abandoned worker item sent to the back of the queue instead of keeping its place
+async def test_abandoned_work_item_keeps_its_place_after_its_delay(
+    provider: Provider, clock: SuiteClock, timing: Timing
+) -> None:
+    """Item 1 abandoned with a delay is skipped meanwhile, then leased again before item 3."""
+    for n in (1, 2, 3):
+        await provider.enqueue_for_worker(work_item("inst-1", n))
+    first = await must_fetch_work(provider, timing.long_lock)
+    assert first.item == work_item("inst-1", 1)
+    await provider.abandon_work_item(first.lock_token, delay=timing.lock_timeout)
+    second = await must_fetch_work(provider, timing.long_lock)
+    assert second.item == work_item("inst-1", 2), "an item abandoned with a delay was fetched early"
+
+    await clock.advance(timing.lock_timeout + timing.epsilon)
+
+    leased = [(await must_fetch_work(provider, timing.long_lock)).item.id for _ in range(2)]
+    assert leased == [1, 3], "the abandoned item lost its place in enqueue order"
+
+
+# Rejects: a worker item whose lease expired sent to the back of the queue
+async def test_work_item_keeps_its_place_after_its_lease_expires(
+    provider: Provider, clock: SuiteClock, timing: Timing
+) -> None:
+    """Item 1's lease expires while item 2 waits: item 1 is leased again first."""
+    await provider.enqueue_for_worker(work_item("inst-1", 1))
+    first = await must_fetch_work(provider, timing.lock_timeout)
+    await provider.enqueue_for_worker(work_item("inst-1", 2))
+
+    await clock.advance(timing.lock_timeout + timing.epsilon)
+
+    again = await must_fetch_work(provider, timing.long_lock)
+    assert (again.item, again.attempt_count) == (first.item, 2), (
+        "an item whose lease expired lost its place in enqueue order"
+    )
+    assert (await must_fetch_work(provider, timing.long_lock)).item == work_item("inst-1", 2)
 
 
 # -- worker queue: races ----------------------------------------------------------------
@@ -320,6 +380,84 @@ async def test_enqueue_delay_also_holds_back_a_due_timer(
     assert turn.messages == [timer]
 
 
+# Rejects: enqueue delays shortened, rounded to whole seconds, or ignored
+async def test_delayed_message_is_invisible_1_ms_before_its_delay_and_visible_at_it(
+    provider: Provider, clock: SuiteClock, timing: Timing
+) -> None:
+    """Enqueued at t with delay d: invisible at t+d-1 ms, visible at t+d."""
+    start = clock.exact_now_ms()
+    await provider.enqueue_for_orchestrator(external_item("inst-1"), delay=DELAY_MS / 1000)
+
+    await clock.set_ms(start + DELAY_MS - 1)
+    assert await fetch(provider, timing.long_lock) is None, "visible before now + delay"
+    await clock.set_ms(start + DELAY_MS)
+    turn = await fetch(provider, timing.long_lock)
+    assert turn is not None, "still invisible at now + delay"
+    assert (turn.instance, turn.messages) == ("inst-1", [external_item("inst-1")])
+
+
+async def _enqueue_timer_by(
+    path: str, provider: Provider, timing: Timing, timer: msg.TimerFiredMessage
+) -> None:
+    """Put ``timer`` on the orchestrator queue the way ``path`` names."""
+    if path == "enqueue":
+        await provider.enqueue_for_orchestrator(timer)
+    elif path == "ack":
+        await commit_turn(
+            provider,
+            start_item("inst-acking"),
+            timing.long_lock,
+            [started()],
+            metadata=first_turn_metadata(),
+            orchestrator_items=[timer],
+        )
+    else:
+        lease = await lease_work(provider, work_item("inst-acking", 2), timing.long_lock)
+        await provider.ack_work_item(lease.lock_token, timer)
+
+
+# Rejects: timers fired early or late on any path that enqueues them
+@pytest.mark.parametrize("path", ["enqueue", "ack", "work-ack"])
+async def test_timer_is_invisible_1_ms_before_its_fire_time_and_visible_at_it(
+    provider: Provider, clock: SuiteClock, timing: Timing, path: str
+) -> None:
+    """A timer firing at f, enqueued directly, by an ack or by a worker ack: visible from f."""
+    start = clock.exact_now_ms()
+    timer = timer_item("inst-timer", 2, start + DELAY_MS)
+    await _enqueue_timer_by(path, provider, timing, timer)
+
+    await clock.set_ms(start + DELAY_MS - 1)
+    assert await fetch(provider, timing.long_lock) is None, "a timer was visible before fire_at_ms"
+    await clock.set_ms(start + DELAY_MS)
+    turn = await fetch(provider, timing.long_lock)
+    assert turn is not None, "a timer was still invisible at fire_at_ms"
+    assert (turn.instance, turn.messages) == ("inst-timer", [timer])
+
+
+# Rejects: a delayed timer visible at the earlier of its delay and fire time
+@pytest.mark.parametrize(
+    ("fire_in", "delay"),
+    [pytest.param(1_000, 2_345, id="delay-later"), pytest.param(3_456, 1_000, id="fire-later")],
+)
+async def test_delayed_timer_is_visible_from_the_later_of_delay_and_fire_time(
+    provider: Provider, clock: SuiteClock, timing: Timing, fire_in: int, delay: int
+) -> None:
+    """A timer enqueued with a delay becomes visible at max(now + delay, fire_at_ms)."""
+    start = clock.exact_now_ms()
+    timer = timer_item("inst-1", 2, start + fire_in)
+    await provider.enqueue_for_orchestrator(timer, delay=delay / 1000)
+    visible = start + max(fire_in, delay)
+
+    await clock.set_ms(visible - 1)
+    assert await fetch(provider, timing.long_lock) is None, (
+        "a delayed timer was visible before the later of its delay and fire time"
+    )
+    await clock.set_ms(visible)
+    turn = await fetch(provider, timing.long_lock)
+    assert turn is not None, "a delayed timer was still invisible at its visibility time"
+    assert turn.messages == [timer]
+
+
 # -- orchestrator queue: order ----------------------------------------------------------
 
 
@@ -385,6 +523,107 @@ async def test_invisible_message_does_not_make_its_instance_older(
     assert second is not None, "fetch_orchestration_item returned None with messages queued"
     assert first.instance == "inst-y", "an instance ranked by a message that is not yet visible"
     assert (second.instance, second.messages) == ("inst-x", [start_item("inst-x")])
+
+
+# Rejects: instances ranked by enqueue order although a later message became visible first
+async def test_instances_rank_by_visibility_time_not_enqueue_order(
+    provider: Provider, clock: SuiteClock, timing: Timing
+) -> None:
+    """X enqueued first but delayed, Y enqueued later and visible at once: Y is fetched first."""
+    await provider.enqueue_for_orchestrator(start_item("inst-x"), delay=2 * timing.epsilon)
+    await clock.advance(timing.epsilon)
+    await provider.enqueue_for_orchestrator(start_item("inst-y"))
+    await clock.advance(2 * timing.epsilon)
+
+    order = [(await must_fetch(provider, timing.long_lock)).instance for _ in range(2)]
+
+    assert order == ["inst-y", "inst-x"], "fetch did not rank messages by visibility time"
+
+
+# Rejects: same-millisecond ties broken by instance id, by kind, or at random
+async def test_messages_visible_in_the_same_millisecond_rank_by_enqueue_order(
+    provider: Provider, clock: SuiteClock, timing: Timing
+) -> None:
+    """A timer and a delayed message due in the same millisecond rank in enqueue order."""
+    start = clock.exact_now_ms()
+    due = start + DELAY_MS
+    await provider.enqueue_for_orchestrator(timer_item("inst-p", 2, due))
+    await provider.enqueue_for_orchestrator(external_item("inst-q"), delay=DELAY_MS / 1000)
+    await provider.enqueue_for_orchestrator(external_item("inst-r"), delay=DELAY_MS / 1000)
+    await provider.enqueue_for_orchestrator(timer_item("inst-n", 2, due))
+    await clock.set_ms(due)
+
+    order = [(await must_fetch(provider, timing.long_lock)).instance for _ in range(4)]
+
+    assert order == ["inst-p", "inst-q", "inst-r", "inst-n"]
+
+
+# Rejects: a past timer ranked by its fire time instead of its (later) enqueue time
+async def test_overdue_timer_ranks_by_its_enqueue_time(
+    provider: Provider, clock: SuiteClock, timing: Timing
+) -> None:
+    """A timer already overdue when enqueued is visible from its enqueue, not its fire time."""
+    await provider.enqueue_for_orchestrator(external_item("inst-b"))
+    await clock.advance(timing.epsilon)
+    overdue = timer_item("inst-a", 2, provider_now_ms(clock) - 60_000)
+    await provider.enqueue_for_orchestrator(overdue)
+
+    order = [(await must_fetch(provider, timing.long_lock)).instance for _ in range(2)]
+
+    assert order == ["inst-b", "inst-a"], "an overdue timer outranked an earlier message"
+
+
+# Rejects: an abandon delay that does not move the batch's visibility time
+async def test_abandon_with_delay_ranks_the_batch_at_its_new_visibility_time(
+    provider: Provider, clock: SuiteClock, timing: Timing
+) -> None:
+    """A's batch abandoned with a delay ranks behind B, which became visible before it did."""
+    held = await lock_instance(provider, start_item("inst-a"), timing.long_lock)
+    await provider.abandon_orchestration_item(held.lock_token, delay=2 * timing.epsilon)
+    await clock.advance(timing.epsilon)
+    await provider.enqueue_for_orchestrator(start_item("inst-b"))
+    await clock.advance(2 * timing.epsilon)
+
+    order = [(await must_fetch(provider, timing.long_lock)).instance for _ in range(2)]
+
+    assert order == ["inst-b", "inst-a"]
+
+
+# Rejects: an abandon without delay that resets the batch's visibility time to now
+async def test_abandon_without_delay_keeps_the_batch_visibility_time(
+    provider: Provider, clock: SuiteClock, timing: Timing
+) -> None:
+    """A's batch abandoned without a delay still outranks B, which became visible after A."""
+    await provider.enqueue_for_orchestrator(start_item("inst-a"))
+    await clock.advance(timing.epsilon)
+    await provider.enqueue_for_orchestrator(start_item("inst-b"))
+    held = await must_fetch(provider, timing.long_lock)
+    assert held.instance == "inst-a"
+    await clock.advance(timing.epsilon)
+    await provider.abandon_orchestration_item(held.lock_token)
+
+    again = await must_fetch(provider, timing.long_lock)
+
+    assert (again.instance, again.attempt_count) == ("inst-a", 2), (
+        "an abandon without delay moved the batch behind a younger message"
+    )
+
+
+# Rejects: a batch ordered by visibility time instead of enqueue order
+async def test_batch_is_in_enqueue_order_even_when_visibility_order_differs(
+    provider: Provider, clock: SuiteClock, timing: Timing
+) -> None:
+    """A delayed message enqueued first comes first in the batch it ends up in."""
+    early = external_item("inst-1", "enqueued-first")
+    late = external_item("inst-1", "enqueued-second")
+    await provider.enqueue_for_orchestrator(early, delay=2 * timing.epsilon)
+    await clock.advance(timing.epsilon)
+    await provider.enqueue_for_orchestrator(late)
+    await clock.advance(2 * timing.epsilon)
+
+    turn = await must_fetch(provider, timing.long_lock)
+
+    assert turn.messages == [early, late]
 
 
 # -- instances and records --------------------------------------------------------------
