@@ -16,6 +16,7 @@ from provkit.contract.messages import OrchestratorMessage, StartOrchestration
 from provkit.reference_providers import SqliteProvider
 from provkit.runtime import ActivityFn, OrchestrationContext, OrchestrationFn
 from provkit.stress import Scenario, StressConfig
+from provkit.stress._scenarios import tagged
 
 KINDS = ("application", "configuration", "infrastructure", "timeouts", "completed", "start_errors")
 """What happens to instance ``stress-n``: ``KINDS[n % 6]``."""
@@ -31,32 +32,33 @@ def kind_of(instance: str) -> str:
 async def mixed_orchestration(ctx: OrchestrationContext, n: int) -> Any:
     """Fails, hangs or completes according to ``KINDS[n % 6]``."""
     kind = KINDS[n % len(KINDS)]
+    task = tagged(ctx, 0, value=n)
     if kind == "application":
-        await ctx.schedule_activity("Boom", n)
+        await ctx.schedule_activity("Boom", task)
     elif kind == "configuration":
-        await ctx.schedule_activity("NotRegistered", n)
+        await ctx.schedule_activity("NotRegistered", task)
     elif kind == "infrastructure":
-        await ctx.schedule_activity("Poisoned", n)
+        await ctx.schedule_activity("Poisoned", task)
     elif kind == "timeouts":
         await ctx.wait_for_event("never-raised")
     else:
-        await ctx.schedule_activity("Ok", n)
+        await ctx.schedule_activity("Ok", task)
     return n
 
 
 def _build(
-    _config: StressConfig, executed: Callable[[], None]
+    _config: StressConfig, executed: Callable[[str], None]
 ) -> tuple[dict[str, OrchestrationFn], dict[str, ActivityFn]]:
-    async def ok(value: Any) -> Any:
-        executed()
-        return value
+    async def ok(task: Any) -> Any:
+        executed(task["tag"])
+        return task["value"]
 
-    async def boom(value: Any) -> Any:
+    async def boom(task: Any) -> Any:
         raise RuntimeError("boom")
 
-    async def poisoned(value: Any) -> Any:
-        executed()
-        return value
+    async def poisoned(task: Any) -> Any:
+        executed(task["tag"])
+        return task["value"]
 
     return (
         {"Mixed": mixed_orchestration},
@@ -70,6 +72,7 @@ MIXED = Scenario(
     orchestration="Mixed",
     build=_build,
     make_input=lambda _config, n: n,
+    expected_output=lambda _config, n: n,
 )
 
 
@@ -118,3 +121,54 @@ class PoisonEverythingFactory(FaultySqliteFactory):
 
     def __init__(self) -> None:
         super().__init__(poison=frozenset({"*"}), fail_starts=False)
+
+
+class TwinLeaseFactory:
+    """In-memory SQLite whose worker queue hands each leased item to the next fetcher too.
+
+    That is what a check-then-set claim does under contention: both fetchers win the same
+    item, both run it, and both acks are accepted (each enqueues its completion).
+    """
+
+    async def create_provider(self) -> Provider:
+        provider = await SqliteProvider.open_memory()
+        fetch, ack, abandon = (
+            provider.fetch_work_item,
+            provider.ack_work_item,
+            provider.abandon_work_item,
+        )
+        waiting: list[WorkLease] = []
+        twins: set[str] = set()
+
+        async def twin_fetch(lock_timeout: float, poll_timeout: float = 0.0) -> WorkLease | None:
+            if waiting:
+                lease = dataclasses.replace(waiting.pop(), lock_token=f"twin-{len(twins)}")
+                twins.add(lease.lock_token)
+                return lease
+            lease = await fetch(lock_timeout, poll_timeout)
+            if lease is not None:
+                waiting.append(lease)
+            return lease
+
+        async def twin_ack(lock_token: str, completion: OrchestratorMessage | None) -> None:
+            if lock_token not in twins:
+                await ack(lock_token, completion)
+            elif completion is not None:
+                twins.discard(lock_token)
+                await provider.enqueue_for_orchestrator(completion)
+
+        async def twin_abandon(
+            lock_token: str, delay: float | None = None, ignore_attempt: bool = False
+        ) -> None:
+            if lock_token in twins:
+                twins.discard(lock_token)
+                return
+            await abandon(lock_token, delay, ignore_attempt)
+
+        provider.fetch_work_item = twin_fetch  # type: ignore[method-assign]
+        provider.ack_work_item = twin_ack  # type: ignore[method-assign]
+        provider.abandon_work_item = twin_abandon  # type: ignore[method-assign]
+        return provider
+
+    async def dispose_provider(self, provider: Provider) -> None:
+        await provider.close()

@@ -15,6 +15,7 @@ from provkit.stress import (
     StressConfig,
     load_plan,
 )
+from provkit.stress._config import parse_processes
 from provkit.stress.cli import main
 
 EVERY_FIELD = """
@@ -64,6 +65,26 @@ def test_presets_match_the_testing_guide() -> None:
     quick = PRESETS["quick"].base
     assert (quick.max_concurrent, quick.tasks_per_instance, quick.activity_delay_ms) == (10, 3, 50)
     assert quick.duration_secs <= 5
+
+
+def test_throughput_preset_has_no_activity_delay() -> None:
+    """throughput: 50 in flight, 5 tasks, 0 ms activities at 2/2, so no sleep ceiling."""
+    (run,) = load_plan("throughput").runs()
+    assert (run.max_concurrent, run.tasks_per_instance, run.activity_delay_ms) == (50, 5, 0.0)
+    assert (run.label, run.ceiling_activities_per_sec) == ("2/2", None)
+
+
+def test_processes_come_from_toml_or_the_command_line(tmp_path: Path) -> None:
+    """An integer or a list in TOML, a comma-separated list on the command line: one row each."""
+    plan = load_plan(_toml(tmp_path, "processes = [1, 2, 4]\n"))
+    assert [run.label for run in plan.runs()] == ["1/1 ×1p", "1/1 ×2p", "1/1 ×4p"]
+    assert [run.worker_slots for run in plan.runs()] == [1, 2, 4]
+    assert parse_processes("2") == (2,)
+    assert parse_processes(3) == (3,)
+    with pytest.raises(ConfigError, match="comma-separated list such as 1,2,4, got 'two'"):
+        parse_processes("two")
+    with pytest.raises(ConfigError, match=r"a count 0\.\.64 or a non-empty list of them, got"):
+        parse_processes([1, 65])
 
 
 def test_presets_run_both_sqlite_providers_by_default() -> None:
@@ -179,6 +200,6 @@ def test_cli_provider_that_cannot_be_created_exits_2(
     monkeypatch.setitem(sys.modules, "stress_unreachable_specs", module)
     assert main(["--config", "quick", "--provider", "stress_unreachable_specs:Factory"]) == 2
     assert capsys.readouterr().err == (
-        "stress-run: error: cannot create a provider: "
+        "stress-run: error: stress_unreachable_specs:Factory: create_provider() raised "
         "OSError: database at db.invalid:5432 is unreachable\n"
     )

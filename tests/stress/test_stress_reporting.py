@@ -63,6 +63,8 @@ def _result(**overrides: Any) -> StressResult:
         ),
         "ceiling_activities_per_sec": 100.0,
         "errors": ("stress-1: application/activity_failed: boom",),
+        "worker_slots": 1,
+        "activity_delay_ms": 10.0,
     }
     values.update(overrides)
     return StressResult(**values)
@@ -100,15 +102,16 @@ def test_derived_rates_come_from_counts_and_elapsed_time() -> None:
 def test_markdown_table_renders_every_column() -> None:
     """The markdown comparison table has the documented header and the row's values."""
     lines = results_markdown([_result()]).splitlines()
-    assert lines[0] == (
-        "| Provider    | Scenario   | Config   |   Launched |   Completed |   Failed |   Infra "
-        "|   Cfg |   App |   Start/Timeout |   Success % |   Orch/s |   Activity/s |   Ceiling % "
-        "|   Avg ms |   p50 ms |   p95 ms |   p99 ms |"
-    )
+    headers = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    assert headers == [
+        "Provider", "Scenario", "Config", "Launched", "Completed", "Failed", "Infra", "Cfg",
+        "App", "Start/Timeout", "Success %", "History", "Orch/s", "Activity/s", "Ceiling %",
+        "Overhead ms", "Avg ms", "p50 ms", "p95 ms", "p99 ms",
+    ]  # fmt: skip
     cells = [cell.strip() for cell in lines[2].strip("|").split("|")]
     assert cells == [
-        "sqlite-file", "fanout", "1/1", "200", "196", "4", "1", "1", "1", "1", "98.00",
-        "19.60", "98.00", "98.0", "250.0", "250.0", "385.0", "397.0",
+        "sqlite-file", "fanout", "1/1", "200", "196", "4", "1", "1", "1", "1", "98.00", "-",
+        "19.60", "98.00", "98.0", "0.20", "250.0", "250.0", "385.0", "397.0",
     ]  # fmt: skip
 
 
@@ -118,7 +121,7 @@ def test_markdown_shows_dashes_for_missing_values() -> None:
         [_result(latency=LatencySummary.from_seconds([]), ceiling_activities_per_sec=None)]
     ).splitlines()[2]
     cells = [cell.strip() for cell in row.strip("|").split("|")]
-    assert cells[13:] == ["-", "-", "-", "-", "-"]
+    assert cells[14:] == ["-", "0.20", "-", "-", "-", "-"]
 
 
 def test_json_document_matches_the_schema() -> None:

@@ -41,6 +41,10 @@ async def test_fanout_run_completes_every_instance_and_counts_activities() -> No
     assert result.completed == result.launched
     assert result.failures == Failures()
     assert result.activities == 3 * result.completed
+    assert result.history is not None
+    assert result.history.summary() == "ok"
+    assert result.history.executed == result.history.scheduled == result.activities
+    assert result.passed is True
     assert result.latency.count == result.completed
     assert 0 < result.latency.p50_ms <= result.latency.p99_ms <= result.latency.max_ms
     assert result.ceiling_activities_per_sec == 1000.0
@@ -76,6 +80,8 @@ async def test_failures_are_counted_by_category() -> None:
     assert result.completed == expected["completed"]
     assert result.activities == expected["completed"]
     assert result.success_pct < 100.0
+    assert result.history is not None
+    assert result.history.summary() == f"ok, {expected['timeouts']} unknown"
     # The runtime words the messages; the instance and category/kind are the runner's part.
     assert sorted(tuple(e.split(": ")[:2]) for e in result.errors) == [
         ("stress-0", "application/orchestration_failed"),
@@ -103,6 +109,8 @@ async def test_other_scenarios_complete(scenario: str) -> None:
     assert result.launched >= 1
     assert (result.completed, result.failed) == (result.launched, 0)
     assert result.activities == per_instance * result.completed
+    assert result.history is not None
+    assert (result.history.summary(), result.history.scheduled) == ("ok", result.activities)
 
 
 def test_sync_wrapper_runs_without_a_loop() -> None:

@@ -6,15 +6,26 @@ tables, documents, history and charts are the stress runner's, imported from the
 modules.
 """
 
-from provkit.reporting._records import Failures, LatencySummary, OperationStats, StressResult
+from provkit.reporting._records import (
+    ErrorCause,
+    Failures,
+    HistoryCheck,
+    LatencySummary,
+    OperationStats,
+    ProcessCounts,
+    StressResult,
+)
 from provkit.reporting._schema import SCHEMA_VERSION, STRESS_JSON_SCHEMA, validate
 
 __all__ = [
     "SCHEMA_VERSION",
     "STRESS_JSON_SCHEMA",
+    "ErrorCause",
     "Failures",
+    "HistoryCheck",
     "LatencySummary",
     "OperationStats",
+    "ProcessCounts",
     "StressResult",
     "validate",
 ]

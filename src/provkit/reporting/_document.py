@@ -141,6 +141,44 @@ def result_to_json(result: StressResult) -> dict[str, Any]:
             for op in result.operations
         ],
         "errors": list(result.errors),
+        "provider_spec": result.provider_spec,
+        "history_check": _history(result),
+        "causes": [
+            {"source": c.source, "kind": c.kind, "count": c.count, "example": c.example}
+            for c in result.causes
+        ],
+        "overhead_ms_per_activity": result.overhead_ms,
+        "worker_slots": result.worker_slots,
+        "activity_delay_ms": result.activity_delay_ms,
+        "passed": result.passed,
+        "processes": [
+            {
+                "index": p.index,
+                "pid": p.pid,
+                "exit": p.exit,
+                "turns": p.turns,
+                "activities": p.activities,
+                "terminal_acks": p.terminal_acks,
+            }
+            for p in result.processes
+        ],
+    }
+
+
+def _history(result: StressResult) -> dict[str, Any] | None:
+    check = result.history
+    if check is None:
+        return None
+    return {
+        "clean": check.clean,
+        "checked": check.checked,
+        "unknown": check.unknown,
+        "lost": check.lost,
+        "duplicated": check.duplicated,
+        "unexpected": check.unexpected,
+        "scheduled_activities": check.scheduled,
+        "executed_activities": check.executed,
+        "findings": list(check.findings),
     }
 
 
@@ -150,8 +188,13 @@ def stress_document(
     preset: str,
     config: Mapping[str, Any],
     environment: Environment,
+    interrupted: str | None = None,
 ) -> dict[str, Any]:
-    """The whole ``--json`` document for one invocation of the stress runner."""
+    """The whole ``--json`` document for one invocation of the stress runner.
+
+    ``interrupted`` says why the run stopped early (e.g. ``SIGTERM``): the document then
+    holds only the rows finished before and is marked partial.
+    """
     env = environment
     return {
         "schema_version": SCHEMA_VERSION,
@@ -168,5 +211,7 @@ def stress_document(
         "git_commit": env.git_commit,
         "git_dirty": env.git_dirty,
         "config": dict(config),
+        "partial": interrupted is not None,
+        "interrupted_by": interrupted,
         "results": [result_to_json(r) for r in results],
     }

@@ -100,13 +100,111 @@ class Failures:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class ErrorCause:
+    """One kind of error seen during a run, counted: a provider call that raised, or a
+    warning the runtime logged.
+
+    ``source`` is the provider operation (``ack_work_item``) or ``runtime log``; ``kind``
+    the exception type (or the log message's template); ``example`` the first message seen.
+    """
+
+    source: str
+    kind: str
+    count: int
+    example: str
+
+    def describe(self) -> str:
+        """``source kind ×count ("example")`` on one line."""
+        example = f' ("{self.example}")' if self.example else ""
+        return f"{self.source} {self.kind} ×{self.count:,}{example}"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HistoryCheck:
+    """What reading storage back after a run found, in Jepsen's total-queue classes.
+
+    ``lost``: something the run saw happen that storage does not hold (a terminal status
+    the runtime acked, a completion of a scheduled activity). ``duplicated``: something
+    that must happen once happened more often (terminal events, completions of one
+    activity, executions of one activity, schedules of one task). ``unexpected``: storage
+    holds something nobody asked for (a completion of an activity never scheduled, an
+    execution of one never scheduled, a wrong output). ``unknown``: instances that never
+    finished (already counted as failures), whose history proves nothing either way.
+    ``executed`` is ``None`` when not every activity execution could be counted (a runtime
+    process was killed). ``findings`` keeps the first few, one line each.
+    """
+
+    checked: int
+    unknown: int = 0
+    lost: int = 0
+    duplicated: int = 0
+    unexpected: int = 0
+    scheduled: int = 0
+    executed: int | None = 0
+    findings: tuple[str, ...] = ()
+
+    @property
+    def problems(self) -> int:
+        """Lost, duplicated and unexpected items together."""
+        return self.lost + self.duplicated + self.unexpected
+
+    @property
+    def clean(self) -> bool:
+        """True when nothing was lost, duplicated or unexpected."""
+        return self.problems == 0
+
+    def summary(self) -> str:
+        """``ok``, or the non-zero classes, e.g. ``2 duplicated, 1 lost``; instances that
+        could not be checked are added as ``N unknown`` (just ``unknown`` when that is all)."""
+        if self.clean:
+            if self.unknown and self.unknown >= self.checked:
+                return "unknown"
+            return f"ok, {self.unknown} unknown" if self.unknown else "ok"
+        parts = [
+            f"{count} {name}"
+            for name, count in (
+                ("lost", self.lost),
+                ("duplicated", self.duplicated),
+                ("unexpected", self.unexpected),
+            )
+            if count
+        ]
+        if self.unknown:
+            parts.append(f"{self.unknown} unknown")
+        return ", ".join(parts)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProcessCounts:
+    """What one runtime process of a multi-process run did, as it reported on exit.
+
+    ``exit`` is ``ok``, ``killed`` (it was killed on purpose mid-run and reported
+    nothing), or how it ended otherwise (``exit status 1``); the counts of a process that
+    did not report are 0.
+    """
+
+    index: int
+    pid: int
+    exit: str
+    turns: int
+    activities: int
+    terminal_acks: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StressResult:
     """One row of a comparison: one provider, scenario and concurrency setting, measured.
 
     ``launched`` instances all end up either ``completed`` or in ``failures``.
     ``activities`` counts activity executions that actually ran. ``settings`` holds the
     full configuration of the run (plain values). ``errors`` keeps the first few distinct
-    failure messages, for diagnosis.
+    failure messages, for diagnosis. ``provider_spec`` is what the user typed to name the
+    provider (``provider`` is the label shown: its name, or the spec when two providers
+    share a name). ``history`` is the check of storage after the run (``None``: not
+    checked); ``causes`` the errors seen, most frequent first. ``worker_slots`` (all
+    processes together) and ``activity_delay_ms`` give the runtime overhead per activity.
+    ``processes`` lists the runtime processes of a multi-process run (empty when the
+    runtime ran inside the runner's own process).
     """
 
     provider: str
@@ -122,6 +220,40 @@ class StressResult:
     operations: tuple[OperationStats, ...] = ()
     ceiling_activities_per_sec: float | None = None
     errors: tuple[str, ...] = field(default=())
+    provider_spec: str = ""
+    history: HistoryCheck | None = None
+    causes: tuple[ErrorCause, ...] = ()
+    worker_slots: int = 1
+    activity_delay_ms: float = 0.0
+    processes: tuple[ProcessCounts, ...] = ()
+
+    @property
+    def passed(self) -> bool:
+        """Every instance completed and the history check (if any) found nothing."""
+        return self.failed == 0 and (self.history is None or self.history.clean)
+
+    @property
+    def provider_calls(self) -> int:
+        """Provider calls made during the run (all operations)."""
+        return sum(op.count for op in self.operations)
+
+    @property
+    def provider_errors(self) -> int:
+        """Provider calls that raised."""
+        return sum(op.errors for op in self.operations)
+
+    @property
+    def overhead_ms(self) -> float | None:
+        """Worker-slot time per activity beyond the activity's own delay, in ms.
+
+        ``worker_slots x elapsed / activities - activity_delay_ms``: what the runtime and
+        the provider add to each activity (fetch, ack, hand-over, and any time slots wait
+        for work). ``None`` when no activity ran.
+        """
+        if self.activities <= 0 or self.elapsed_secs <= 0:
+            return None
+        per_activity = self.worker_slots * self.elapsed_secs * 1000.0 / self.activities
+        return per_activity - self.activity_delay_ms
 
     @property
     def failed(self) -> int:

@@ -78,6 +78,44 @@ _ROW = _object(
             ),
         },
         "errors": {"type": "array", "items": _STR},
+        "provider_spec": _STR,
+        "history_check": {
+            **_object(
+                {
+                    "clean": {"type": "boolean"},
+                    "checked": _INT,
+                    "unknown": _INT,
+                    "lost": _INT,
+                    "duplicated": _INT,
+                    "unexpected": _INT,
+                    "scheduled_activities": _INT,
+                    "executed_activities": {"type": ["integer", "null"]},
+                    "findings": {"type": "array", "items": _STR},
+                }
+            ),
+            "type": ["object", "null"],
+        },
+        "causes": {
+            "type": "array",
+            "items": _object({"source": _STR, "kind": _STR, "count": _INT, "example": _STR}),
+        },
+        "overhead_ms_per_activity": _OPT_NUMBER,
+        "worker_slots": _INT,
+        "activity_delay_ms": _NUMBER,
+        "passed": {"type": "boolean"},
+        "processes": {
+            "type": "array",
+            "items": _object(
+                {
+                    "index": _INT,
+                    "pid": _INT,
+                    "exit": _STR,
+                    "turns": _INT,
+                    "activities": _INT,
+                    "terminal_acks": _INT,
+                }
+            ),
+        },
     }
 )
 
@@ -94,6 +132,8 @@ STRESS_JSON_SCHEMA: dict[str, Any] = _object(
         "git_commit": {"type": ["string", "null"]},
         "git_dirty": {"type": ["boolean", "null"]},
         "config": _SETTINGS,
+        "partial": {"type": "boolean"},
+        "interrupted_by": {"type": ["string", "null"]},
         "results": {"type": "array", "items": _ROW},
     }
 )

@@ -18,10 +18,12 @@ from provkit.reporting._records import StressResult
 
 RESULT_HEADERS = (
     "Provider", "Scenario", "Config", "Launched", "Completed", "Failed", "Infra", "Cfg", "App",
-    "Start/Timeout", "Success %", "Orch/s", "Activity/s", "Ceiling %",
-    "Avg ms", "p50 ms", "p95 ms", "p99 ms",
+    "Start/Timeout", "Success %", "History", "Orch/s", "Activity/s", "Ceiling %",
+    "Overhead ms", "Avg ms", "p50 ms", "p95 ms", "p99 ms",
 )  # fmt: skip
-"""Columns of the comparison table; ``Config`` is orchestration/worker concurrency."""
+"""Columns of the comparison table; ``Config`` is orchestration/worker concurrency (and the
+number of runtime processes), ``History`` the history check, ``Overhead ms`` the runtime's
+time per activity beyond the activity's own delay."""
 
 OPERATION_HEADERS = (
     "Provider", "Scenario", "Config", "Operation", "Calls", "Errors", "p50 ms", "p99 ms",
@@ -30,7 +32,7 @@ OPERATION_HEADERS = (
 
 _RUN_COLUMNS = 3
 """Provider, Scenario, Config: the columns that name a run in both tables."""
-_TEXT_COLUMNS = {"Provider", "Scenario", "Config", "Operation", "Flag"}
+_TEXT_COLUMNS = {"Provider", "Scenario", "Config", "History", "Operation", "Flag", "Note"}
 
 
 def _ms(value: float) -> str:
@@ -39,6 +41,16 @@ def _ms(value: float) -> str:
 
 def _opt_pct(ratio: float | None) -> str:
     return "-" if ratio is None else f"{100.0 * ratio:.1f}"
+
+
+def _opt_ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+def history_cell(result: StressResult) -> str:
+    """The history-check cell: ``ok``, the problem counts, or ``-`` when not checked."""
+    history = result.history
+    return "-" if history is None else history.summary()
 
 
 def result_cells(result: StressResult) -> list[str]:
@@ -56,9 +68,11 @@ def result_cells(result: StressResult) -> list[str]:
         str(f.application),
         str(f.start_errors + f.timeouts),
         f"{result.success_pct:.2f}",
+        history_cell(result),
         f"{result.orch_per_sec:.2f}",
         f"{result.activity_per_sec:.2f}",
         _opt_pct(result.ceiling_ratio),
+        _opt_ms(result.overhead_ms),
         _ms(result.latency.avg_ms),
         _ms(result.latency.p50_ms),
         _ms(result.latency.p95_ms),
@@ -103,13 +117,88 @@ def operations_markdown(results: Sequence[StressResult]) -> str:
     return _markdown(OPERATION_HEADERS, [row for r in results for row in operation_cells(r)])
 
 
-def report_markdown(results: Sequence[StressResult], title: str = "Stress comparison") -> str:
-    """A markdown section: the comparison table, then the per-operation table folded away."""
+def report_markdown(
+    results: Sequence[StressResult],
+    title: str = "Stress comparison",
+    *,
+    settings: str | None = None,
+    interrupted: str | None = None,
+) -> str:
+    """A markdown section: settings and verdict, the comparison table, what went wrong in
+    each row, then the per-operation table folded away.
+
+    ``settings`` is a one-line description of the run; ``interrupted`` says why the run
+    stopped early (its rows are then partial).
+    """
+    head = f"### {title}\n\n"
+    if settings:
+        head += f"{settings}\n\n"
+    head += f"{verdict(results, interrupted=interrupted)}\n\n"
+    problems = diagnostics(results)
+    details = "".join(f"- {line}\n" for line in problems)
     return (
-        f"### {title}\n\n{results_markdown(results)}\n\n"
-        "<details><summary>Provider operations (calls and latency)</summary>\n\n"
+        f"{head}{results_markdown(results)}\n\n"
+        + (f"{details}\n" if details else "")
+        + "<details><summary>Provider operations (calls and latency)</summary>\n\n"
         f"{operations_markdown(results)}\n\n</details>\n"
     )
+
+
+def _row_name(result: StressResult) -> str:
+    return f"{result.provider} {result.scenario} {result.config}"
+
+
+def verdict(results: Sequence[StressResult], *, interrupted: str | None = None) -> str:
+    """One line: PASS, FAIL, PARTIAL (interrupted, nothing failed so far) or NO RESULT."""
+    failing = [r for r in results if not r.passed]
+    rows = f"{len(results)} row{'s' if len(results) != 1 else ''}"
+    partial = f" (partial: {interrupted})" if interrupted else ""
+    if failing:
+        named = "; ".join(_failure_summary(r) for r in failing[:3])
+        more = f"; and {len(failing) - 3} more" if len(failing) > 3 else ""
+        return f"**Verdict: FAIL**{partial}: {len(failing)} of {rows} failed: {named}{more}"
+    if not results:
+        return f"**Verdict: NO RESULT**{partial}: no row finished"
+    word = "PARTIAL" if interrupted else "PASS"
+    return (
+        f"**Verdict: {word}**{partial}: {rows}, every instance completed and the history "
+        "check found nothing lost, duplicated or unexpected"
+    )
+
+
+def _failure_summary(result: StressResult) -> str:
+    parts = []
+    if result.failed:
+        parts.append(f"{result.success_pct:.2f} % completed")
+    if result.history is not None and not result.history.clean:
+        parts.append(f"history check: {result.history.summary()}")
+    return f"{_row_name(result)} ({', '.join(parts)})"
+
+
+_SHOWN_CAUSES = 3
+
+
+def diagnostics(results: Sequence[StressResult]) -> list[str]:
+    """What went wrong, a few lines per row: history findings, the top error causes, the
+    first failure messages. Empty for rows with nothing to say."""
+    lines: list[str] = []
+    for result in results:
+        name = _row_name(result)
+        history = result.history
+        if history is not None:
+            lines += [f"history check of {name}: {finding}" for finding in history.findings]
+        if result.causes:
+            calls, errors = result.provider_calls, result.provider_errors
+            share = f" ({100.0 * errors / calls:.1f} %)" if calls else ""
+            top = "; ".join(cause.describe() for cause in result.causes[:_SHOWN_CAUSES])
+            more = len(result.causes) - _SHOWN_CAUSES
+            top += f"; and {more} more kinds" if more > 0 else ""
+            lines.append(
+                f"errors in {name}: {errors:,} of {calls:,} provider calls failed{share}; "
+                f"top causes: {top}"
+            )
+        lines += [f"failure in {name}: {error}" for error in result.errors]
+    return lines
 
 
 def _rich(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> Table:
@@ -125,7 +214,7 @@ def results_table(results: Sequence[StressResult]) -> Table:
     """The comparison table for a terminal; rows below 100 % success are shown in red."""
     table = _rich("Stress comparison", RESULT_HEADERS, [])
     for result in results:
-        style = None if result.failed == 0 else "red"
+        style = None if result.passed else "red"
         table.add_row(*result_cells(result), style=style)
     return table
 
@@ -145,7 +234,7 @@ def _turned(results: Sequence[StressResult], title: str) -> Table:
     table = Table(title=title, header_style="bold")
     table.add_column("")
     for result in results:
-        style = None if result.failed == 0 else "red"
+        style = None if result.passed else "red"
         header = f"{result.provider}\n{result.scenario} {result.config}"
         table.add_column(header, justify="right", header_style=style or "bold")
     cells = [result_cells(result)[_RUN_COLUMNS:] for result in results]

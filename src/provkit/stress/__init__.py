@@ -13,13 +13,14 @@ from provkit.stress._config import (
     load_plan,
 )
 from provkit.stress._instrument import InstrumentedProvider
-from provkit.stress._runner import (
-    Progress,
+from provkit.stress._launcher import Progress
+from provkit.stress._preflight import (
+    ProviderCheckError,
     ProviderCreationError,
-    run_plan,
-    run_stress_test,
-    run_stress_test_sync,
+    ProviderUnderTest,
+    prepare,
 )
+from provkit.stress._runner import run_plan, run_stress_test, run_stress_test_sync
 from provkit.stress._scenarios import SCENARIOS, Scenario
 
 __all__ = [
@@ -29,11 +30,14 @@ __all__ = [
     "InstrumentedProvider",
     "PayloadShape",
     "Progress",
+    "ProviderCheckError",
     "ProviderCreationError",
+    "ProviderUnderTest",
     "Scenario",
     "StressConfig",
     "StressPlan",
     "load_plan",
+    "prepare",
     "run_plan",
     "run_stress_test",
     "run_stress_test_sync",

@@ -61,7 +61,11 @@ class StressConfig:
     waits up to ``drain_timeout_secs`` for those still running. Each instance counts as a
     timeout when it has not finished ``wait_timeout_secs`` after its start. Activities
     sleep ``activity_delay_ms``; ``orch_concurrency``/``worker_concurrency`` are the
-    runtime's dispatcher slots.
+    runtime's dispatcher slots (per runtime process). ``lock_timeout_secs`` is the
+    instance lock and activity lease the runtime takes: work a killed runtime process held
+    is redelivered after it. ``processes`` 0 runs the runtime inside the runner's process;
+    N >= 1 runs N runtime processes on one shared database, the runner being only the
+    launching client.
     """
 
     max_concurrent: int = 20
@@ -72,20 +76,29 @@ class StressConfig:
     worker_concurrency: int = 1
     wait_timeout_secs: float = 60.0
     drain_timeout_secs: float = 120.0
+    lock_timeout_secs: float = 30.0
+    processes: int = 0
     scenario: str = "fanout"
     payload: PayloadShape = field(default_factory=PayloadShape)
 
     @property
     def label(self) -> str:
-        """The concurrency setting as shown in tables: ``orchestration/worker``."""
-        return f"{self.orch_concurrency}/{self.worker_concurrency}"
+        """The setting as shown in tables: ``orchestration/worker``, then ``×Np`` for N
+        runtime processes."""
+        slots = f"{self.orch_concurrency}/{self.worker_concurrency}"
+        return f"{slots} ×{self.processes}p" if self.processes else slots
+
+    @property
+    def worker_slots(self) -> int:
+        """Worker slots of every runtime process together."""
+        return self.worker_concurrency * max(1, self.processes)
 
     @property
     def ceiling_activities_per_sec(self) -> float | None:
-        """Most activities/s the worker slots can run: w x 1000 / d; ``None`` when d is 0."""
+        """Most activities/s the worker slots can run: slots x 1000 / d; ``None`` when d is 0."""
         if self.activity_delay_ms <= 0:
             return None
-        return self.worker_concurrency * 1000.0 / self.activity_delay_ms
+        return self.worker_slots * 1000.0 / self.activity_delay_ms
 
     def as_dict(self) -> dict[str, Any]:
         """Plain values of every field, for JSON reports."""
@@ -105,13 +118,22 @@ class StressPlan:
     scenarios: tuple[str, ...] = ("fanout",)
     concurrency: tuple[tuple[int, int], ...] = ((1, 1),)
     providers: tuple[str, ...] = DEFAULT_PROVIDERS
+    processes: tuple[int, ...] = (0,)
 
     def runs(self) -> list[StressConfig]:
-        """One configuration per scenario and concurrency setting (providers excluded)."""
+        """One configuration per scenario, concurrency setting and process count (providers
+        excluded)."""
         return [
-            replace(self.base, scenario=scenario, orch_concurrency=o, worker_concurrency=w)
+            replace(
+                self.base,
+                scenario=scenario,
+                orch_concurrency=o,
+                worker_concurrency=w,
+                processes=processes,
+            )
             for scenario in self.scenarios
             for o, w in self.concurrency
+            for processes in self.processes
         ]
 
     def as_dict(self) -> dict[str, Any]:
@@ -122,6 +144,7 @@ class StressPlan:
             "scenarios": list(self.scenarios),
             "concurrency": [list(pair) for pair in self.concurrency],
             "providers": list(self.providers),
+            "processes": list(self.processes),
         }
 
 
@@ -139,13 +162,20 @@ PRESETS: dict[str, StressPlan] = {
     "baseline": StressPlan(name="baseline", base=_BASELINE),
     "concurrency": StressPlan(name="concurrency", base=_BASELINE, concurrency=((2, 2),)),
     "compare": StressPlan(name="compare", base=_BASELINE, concurrency=((1, 1), (2, 2))),
+    "throughput": StressPlan(
+        name="throughput",
+        base=replace(_BASELINE, max_concurrent=50, activity_delay_ms=0.0),
+        concurrency=((2, 2),),
+    ),
 }
 """Named plans: ``quick`` (a short CI run), ``baseline`` (1/1), ``concurrency`` (2/2),
-``compare`` (1/1 and 2/2; what ``track-results.sh`` records)."""
+``compare`` (1/1 and 2/2; what ``track-results.sh`` records), ``throughput`` (2/2, 50 in
+flight, zero activity delay: providers' differences instead of the activity-sleep ceiling)."""
 
 _POSITIVE_INT = ("max_concurrent", "tasks_per_instance", "orch_concurrency", "worker_concurrency")
-_POSITIVE_FLOAT = ("duration_secs", "wait_timeout_secs", "drain_timeout_secs")
-_PLAN_KEYS = ("preset", "scenarios", "concurrency", "providers", "payload")
+_POSITIVE_FLOAT = ("duration_secs", "wait_timeout_secs", "drain_timeout_secs", "lock_timeout_secs")
+_PLAN_KEYS = ("preset", "scenarios", "concurrency", "providers", "processes", "payload")
+MAX_PROCESSES = 64
 
 
 def _is_int(value: Any) -> bool:
@@ -164,6 +194,9 @@ def _check_config(config: StressConfig) -> None:
     delay = config.activity_delay_ms
     if not (_is_int(delay) or isinstance(delay, float)) or not delay >= 0:
         raise ConfigError(f"activity_delay_ms must be a number >= 0, got {delay!r}")
+    processes = config.processes
+    if not _is_int(processes) or not 0 <= processes <= MAX_PROCESSES:
+        raise ConfigError(f"processes must be an integer 0..{MAX_PROCESSES}, got {processes!r}")
     if config.scenario not in SCENARIOS:
         raise ConfigError(f"unknown scenario {config.scenario!r} (known: {', '.join(SCENARIOS)})")
     for f in fields(PayloadShape):
@@ -189,6 +222,29 @@ def _concurrency(value: Any) -> tuple[tuple[int, int], ...]:
     return tuple((p[0], p[1]) for p in pairs)
 
 
+def parse_processes(value: Any) -> tuple[int, ...]:
+    """Runtime process counts from TOML (an integer or a list) or the command line
+    (``"1,2,4"``); 0 means the runtime runs inside the runner's process."""
+    if isinstance(value, str):
+        try:
+            value = [int(part) for part in value.split(",")]
+        except ValueError:
+            raise ConfigError(
+                f"processes must be a count or a comma-separated list such as 1,2,4, got {value!r}"
+            ) from None
+    counts = [value] if _is_int(value) else value
+    if (
+        not isinstance(counts, list)
+        or not counts
+        or not all(_is_int(n) and 0 <= n <= MAX_PROCESSES for n in counts)
+    ):
+        raise ConfigError(
+            f"processes must be a count 0..{MAX_PROCESSES} or a non-empty list of them, "
+            f"got {value!r}"
+        )
+    return tuple(dict.fromkeys(counts))
+
+
 def _names(key: str, value: Any) -> tuple[str, ...]:
     if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
         raise ConfigError(f"{key} must be a non-empty list of strings, got {value!r}")
@@ -197,7 +253,9 @@ def _names(key: str, value: Any) -> tuple[str, ...]:
 
 def plan_from_mapping(data: Mapping[str, Any], name: str) -> StressPlan:
     """A plan from parsed TOML: optional ``preset`` to start from, then any field overridden."""
-    config_keys = [f.name for f in fields(StressConfig) if f.name not in ("scenario", "payload")]
+    config_keys = [
+        f.name for f in fields(StressConfig) if f.name not in ("scenario", "payload", "processes")
+    ]
     _known(data, config_keys + list(_PLAN_KEYS), "")
     preset = data.get("preset", "baseline")
     if preset not in PRESETS:
@@ -223,6 +281,7 @@ def plan_from_mapping(data: Mapping[str, Any], name: str) -> StressPlan:
         concurrency=concurrency,
         scenarios=_names("scenarios", data["scenarios"]) if "scenarios" in data else plan.scenarios,
         providers=_names("providers", data["providers"]) if "providers" in data else plan.providers,
+        processes=parse_processes(data["processes"]) if "processes" in data else plan.processes,
     )
     check_plan(plan)
     return plan

@@ -7,23 +7,43 @@ counted, and observers may watch successful calls. It never changes a result.
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from provkit.contract import Provider, ProviderWrapper
-from provkit.reporting import OperationStats
+from provkit.reporting import ErrorCause, OperationStats
 from provkit.reporting._records import percentile
 
 Observer = Callable[..., None]
 """Called as ``observer(result, *args, **kwargs)`` after a call of the watched method returns."""
 
 
+_EXAMPLE_CHARS = 160
+
+
+def first_line(text: str) -> str:
+    """The first line of ``text``, cut to a readable length (for one-line reports)."""
+    lines = text.strip().splitlines()
+    line = lines[0] if lines else ""
+    return line if len(line) <= _EXAMPLE_CHARS else line[: _EXAMPLE_CHARS - 1] + "…"
+
+
 class _OpRecord:
-    __slots__ = ("durations", "errors")
+    __slots__ = ("durations", "errors", "examples", "kinds")
 
     def __init__(self) -> None:
         self.durations: list[float] = []
         self.errors = 0
+        self.kinds: Counter[str] = Counter()
+        self.examples: dict[str, str] = {}
+        """First message seen per exception type."""
+
+    def failed(self, exc: Exception) -> None:
+        self.errors += 1
+        kind = type(exc).__name__
+        self.kinds[kind] += 1
+        self.examples.setdefault(kind, first_line(str(exc)))
 
 
 class InstrumentedProvider(ProviderWrapper):
@@ -43,10 +63,10 @@ class InstrumentedProvider(ProviderWrapper):
         started = clock()
         try:
             result = await super().forward(operation, *args, **kwargs)
-        except Exception:  # cancellation is not a provider error: not recorded
+        except Exception as exc:  # cancellation is not a provider error: not recorded
             record = self._record(operation)
             record.durations.append(clock() - started)
-            record.errors += 1
+            record.failed(exc)
             raise
         elapsed = clock() - started
         # A fetch that found nothing mostly measures how long it long-polled, not the
@@ -69,6 +89,17 @@ class InstrumentedProvider(ProviderWrapper):
         for record in self._records.values():
             record.durations.clear()
             record.errors = 0
+            record.kinds.clear()
+            record.examples.clear()
+
+    def causes(self) -> tuple[ErrorCause, ...]:
+        """Calls that raised, by operation and exception type, most frequent first."""
+        found = [
+            ErrorCause(source=name, kind=kind, count=count, example=record.examples[kind])
+            for name, record in self._records.items()
+            for kind, count in record.kinds.items()
+        ]
+        return tuple(sorted(found, key=lambda cause: (-cause.count, cause.source, cause.kind)))
 
     def stats(self) -> tuple[OperationStats, ...]:
         """Per operation called at least once: count, errors, p50/p99 and total in ms."""

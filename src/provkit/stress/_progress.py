@@ -13,7 +13,7 @@ from typing import Protocol, Self, TextIO
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskID, TextColumn
 
-from provkit.stress._runner import Progress as RunProgress
+from provkit.stress._launcher import Progress as RunProgress
 
 
 class ProgressDisplay(Protocol):

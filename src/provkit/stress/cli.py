@@ -2,6 +2,8 @@
 
 ``stress-run [--config ...]`` runs; ``stress-run track`` records the ``compare`` preset in
 ``reports/``; ``stress-run history`` shows trends. Bad input: one line on stderr, exit 2.
+SIGINT/SIGTERM stop a run: the rows finished so far are shown and written (marked
+partial), temporary databases are removed, and the exit status is 130/143.
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import sys
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any, TypeVar
 
 from rich.console import Console
 
@@ -24,20 +28,30 @@ from provkit.reporting._chart import write_trend_chart
 from provkit.reporting._document import Environment, stress_document
 from provkit.reporting._history import HistoryError, analyse, load_history
 from provkit.reporting._tables import (
+    diagnostics,
     report_markdown,
     terminal_tables,
     trends_markdown,
     trends_table,
 )
-from provkit.stress._config import PRESETS, ConfigError, StressPlan, check_plan, load_plan
+from provkit.stress._config import (
+    PRESETS,
+    ConfigError,
+    StressPlan,
+    check_plan,
+    load_plan,
+    parse_processes,
+)
+from provkit.stress._preflight import ProviderCheckError, ProviderCreationError, prepare
 from provkit.stress._progress import progress_display
-from provkit.stress._runner import ProviderCreationError, run_plan
+from provkit.stress._runner import run_plan
 from provkit.stress._scenarios import SCENARIOS
 from provkit.stress._track import TrackPaths, record_tracked_run
 
 EXIT_OK = 0
 EXIT_FAILURES = 1
 EXIT_USAGE = 2
+_T = TypeVar("_T")
 
 
 class UsageError(Exception):
@@ -75,6 +89,12 @@ def _run_parser() -> argparse.ArgumentParser:
         help="scenario to run (repeatable; default: the config's, normally fanout)",
     )
     parser.add_argument("--duration", type=_duration, metavar="S", help="seconds per run")
+    parser.add_argument(
+        "--processes",
+        metavar="N[,N...]",
+        help="run N runtime processes on one shared database (file SQLite, PostgreSQL) "
+        "instead of the runtime inside this process; a list such as 1,2,4 gives one row each",
+    )
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the results as JSON")
     parser.add_argument(
         "--markdown", type=Path, metavar="PATH", help="write the tables as markdown"
@@ -109,7 +129,8 @@ def _history_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="stress-run history",
         description="Latest tracked values against the previous run and the mean of the "
-        "runs before; flags regressions and writes a trend chart.",
+        "runs before, each compared only with runs of the same settings, machine and "
+        "duration; flags regressions and writes a trend chart (SVG).",
     )
     parser.add_argument("--file", type=Path, default=Path("reports/history.jsonl"))
     parser.add_argument("--metric", default="orch_per_sec", help="metric to follow")
@@ -118,7 +139,7 @@ def _history_parser() -> argparse.ArgumentParser:
         "--threshold", type=float, default=10.0, metavar="PCT", help="regression threshold"
     )
     parser.add_argument(
-        "--chart", type=Path, default=Path("reports/stress-trend.png"), metavar="PNG"
+        "--chart", type=Path, default=Path("reports/stress-trend.svg"), metavar="SVG"
     )
     parser.add_argument("--no-chart", action="store_true", help="do not write the chart")
     parser.add_argument(
@@ -127,37 +148,114 @@ def _history_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _factories(specs: Sequence[str]) -> list[ProviderFactory]:
+def _factories(specs: Sequence[str]) -> list[tuple[str, ProviderFactory]]:
     try:
-        return [load_factory(spec, Path.cwd()) for spec in specs]
+        return [(spec, load_factory(spec, Path.cwd())) for spec in dict.fromkeys(specs)]
     except ProviderSpecError as exc:
         raise UsageError(str(exc)) from None
 
 
-def _execute(plan: StressPlan) -> list[StressResult]:
-    factories = _factories(plan.providers)
-    with progress_display() as display:
+def check_writable(path: Path, what: str) -> None:
+    """Raise ``UsageError`` unless ``path`` can be written (before a run, not after it)."""
+    if path.is_dir():
+        raise UsageError(f"cannot write {what} {path}: it is a directory")
+    if path.exists():
+        if not os.access(path, os.W_OK):
+            raise UsageError(f"cannot write {what} {path}: permission denied")
+        return
+    parent = path.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UsageError(f"cannot write {what} {path}: {parent} is not a directory")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UsageError(f"cannot write {what} {path}: {parent} is not writable")
+
+
+@dataclass
+class _Outcome:
+    """What a run produced: the finished rows, and the signal that stopped it, if any."""
+
+    results: list[StressResult] = field(default_factory=list)
+    signal: signal.Signals | None = None
+
+    @property
+    def interrupted(self) -> str | None:
+        if self.signal is None:
+            return None
+        return f"interrupted by {self.signal.name}"
+
+
+def _interruptible(body: Callable[[_Outcome], Coroutine[Any, Any, None]]) -> _Outcome:
+    """Run ``body`` in an event loop; SIGINT/SIGTERM cancel it (cleanups run, rows kept)."""
+    outcome = _Outcome()
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+
+        def stop(signum: signal.Signals) -> None:
+            if outcome.signal is None:
+                outcome.signal = signum
+                print(
+                    f"stress-run: {signum.name} received; stopping and cleaning up",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                task.cancel()
+
+        signals = (signal.SIGINT, signal.SIGTERM)
+        for signum in signals:
+            loop.add_signal_handler(signum, stop, signum)
         try:
-            return asyncio.run(run_plan(factories, plan.runs(), display.update))
-        except ProviderCreationError as exc:
-            cause = exc.__cause__ or exc
-            raise UsageError(f"cannot create a provider: {describe(cause)}") from None
+            await body(outcome)
+        except asyncio.CancelledError:
+            if outcome.signal is None:
+                raise
+        finally:
+            for signum in signals:
+                loop.remove_signal_handler(signum)
+
+    asyncio.run(main())
+    return outcome
 
 
-def _show(results: Sequence[StressResult], title: str) -> None:
+def _execute(plan: StressPlan) -> _Outcome:
+    entries = _factories(plan.providers)
+
+    async def body(outcome: _Outcome) -> None:
+        try:
+            providers = await prepare(entries)
+        except ProviderCheckError as exc:
+            raise UsageError(str(exc)) from None
+        with progress_display() as display:
+            try:
+                await run_plan(providers, plan.runs(), display.update, outcome.results.append)
+            except ProviderCreationError as exc:
+                cause = exc.__cause__ or exc
+                raise UsageError(f"cannot create a provider: {describe(cause)}") from None
+            except ConfigError as exc:
+                raise UsageError(str(exc)) from None
+
+    return _interruptible(body)
+
+
+def _show(results: Sequence[StressResult], markdown: str) -> None:
     if sys.stdout.isatty():
         console = Console()
         for table in terminal_tables(results, console.width):
             console.print(table)
+        for line in diagnostics(results):
+            console.print(line, markup=False, highlight=False)
     else:
-        print(report_markdown(results, title=title))
-    for result in results:
-        for error in result.errors:
-            print(f"failure in {result.provider} {result.scenario} {result.config}: {error}")
+        print(markdown)
 
 
-def _exit_status(results: Sequence[StressResult]) -> int:
-    return EXIT_FAILURES if any(result.failed for result in results) else EXIT_OK
+def _exit_status(outcome: _Outcome) -> int:
+    if outcome.signal is not None:
+        return 128 + int(outcome.signal)
+    return EXIT_OK if all(result.passed for result in outcome.results) else EXIT_FAILURES
 
 
 def _plan(args: argparse.Namespace) -> StressPlan:
@@ -169,31 +267,67 @@ def _plan(args: argparse.Namespace) -> StressPlan:
             plan = replace(plan, scenarios=tuple(dict.fromkeys(args.scenario)))
         if args.duration is not None:
             plan = replace(plan, base=replace(plan.base, duration_secs=args.duration))
+        if args.processes is not None:
+            plan = replace(plan, processes=parse_processes(args.processes))
         check_plan(plan)
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     return plan
 
 
+def describe_plan(plan: StressPlan) -> str:
+    """The settings of a run on one line, for the head of reports."""
+    base = plan.base
+    delay = f"{base.activity_delay_ms:g} ms activities"
+    concurrency = ", ".join(f"{o}/{w}" for o, w in plan.concurrency)
+    text = (
+        f"Settings: `{plan.name}`: {base.max_concurrent} instances in flight for "
+        f"{base.duration_secs:g} s, {base.tasks_per_instance} tasks each, {delay}, "
+        f"orchestration/worker slots {concurrency}, scenarios {', '.join(plan.scenarios)}"
+    )
+    processes = [p for p in plan.processes if p]
+    if processes:
+        text += f", runtime processes {', '.join(str(p) for p in plan.processes)}"
+    return f"{text}; providers {', '.join(plan.providers)}."
+
+
 def _cmd_run(argv: Sequence[str]) -> int:
     args = _run_parser().parse_args(argv)
     plan = _plan(args)
-    results = _execute(plan)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    outputs = [(args.json, "the JSON report"), (args.markdown, "the markdown report")]
+    if summary:
+        outputs.append((Path(summary), "the job summary (GITHUB_STEP_SUMMARY)"))
+    for path, what in outputs:
+        if path is not None:
+            check_writable(path, what)
+    outcome = _execute(plan)
     title = f"provkit stress: {plan.name}"
-    _show(results, title)
-    markdown = report_markdown(results, title=title)
+    interrupted = outcome.interrupted
+    if interrupted:
+        total = len(plan.runs()) * len(plan.providers)
+        interrupted += f" after {len(outcome.results)} of {total} rows"
+    markdown = report_markdown(
+        outcome.results, title=title, settings=describe_plan(plan), interrupted=interrupted
+    )
+    _show(outcome.results, markdown)
     if args.markdown is not None:
         _write(args.markdown, markdown)
     if args.json is not None:
         document = stress_document(
-            results, preset=plan.name, config=plan.as_dict(), environment=Environment.capture()
+            outcome.results,
+            preset=plan.name,
+            config=plan.as_dict(),
+            environment=Environment.capture(),
+            interrupted=interrupted,
         )
         _write(args.json, json.dumps(document, indent=2) + "\n")
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         with open(summary, "a", encoding="utf-8") as out:
             out.write(markdown + "\n")
-    return _exit_status(results)
+    if interrupted:
+        print(f"stress-run: {interrupted}; partial results shown", file=sys.stderr)
+    return _exit_status(outcome)
 
 
 def _write(path: Path, text: str) -> None:
@@ -210,22 +344,30 @@ def _cmd_track(argv: Sequence[str]) -> int:
     plan = replace(compare, base=replace(compare.base, duration_secs=args.duration))
     if args.provider:
         plan = replace(plan, providers=tuple(args.provider))
-    results = _execute(plan)
-    _show(results, "provkit stress: compare")
     paths = TrackPaths.under(args.reports)
+    check_writable(paths.results_log, "the results log")
+    check_writable(paths.history, "the history file")
+    outcome = _execute(plan)
+    title = "provkit stress: compare"
+    _show(outcome.results, report_markdown(outcome.results, title, settings=describe_plan(plan)))
+    if outcome.signal is not None:
+        print(f"stress-run: {outcome.interrupted}; nothing recorded", file=sys.stderr)
+        return _exit_status(outcome)
     record_tracked_run(
-        results,
+        outcome.results,
         paths=paths,
         environment=Environment.capture(),
         duration_secs=args.duration,
         repo=Path.cwd(),
     )
     print(f"recorded in {paths.results_log} and {paths.history}")
-    return _exit_status(results)
+    return _exit_status(outcome)
 
 
 def _cmd_history(argv: Sequence[str]) -> int:
     args = _history_parser().parse_args(argv)
+    if not args.no_chart:
+        check_writable(args.chart, "the chart")
     try:
         records = load_history(args.file)
         trends = analyse(
@@ -235,7 +377,10 @@ def _cmd_history(argv: Sequence[str]) -> int:
         raise UsageError(str(exc)) from None
     if not records:
         raise UsageError(f"no tracked runs in {args.file}; run ./track-results.sh first")
-    title = f"{args.metric}: latest vs previous and vs mean of up to {args.window} runs before"
+    title = (
+        f"{args.metric}: latest vs previous and vs mean of up to {args.window} runs before "
+        "(same settings, machine and duration only)"
+    )
     if sys.stdout.isatty():
         Console().print(trends_table(trends, title))
     else:
