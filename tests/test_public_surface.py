@@ -121,6 +121,7 @@ EXPORTS: dict[str, list[str]] = {
         "ProviderUnderTest",
         "SCENARIOS",
         "Scenario",
+        "SharedStoreFactory",
         "StressConfig",
         "StressPlan",
         "load_plan",

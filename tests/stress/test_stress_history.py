@@ -6,10 +6,12 @@ import json
 import subprocess
 from dataclasses import asdict, replace
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 
 from provkit.reporting import Failures, LatencySummary, StressResult
+from provkit.reporting._chart import run_label, trend_svg
 from provkit.reporting._document import Environment
 from provkit.reporting._history import (
     HistoryError,
@@ -39,6 +41,9 @@ BASE = HistoryRecord(
     latency_avg_ms=50.0,
     latency_p50_ms=45.0,
     latency_p99_ms=90.0,
+    machine="Linux x86_64, AMD EPYC, 2 CPUs, CPython 3.11.7",
+    settings={"max_concurrent": 20, "duration_secs": 10.0, "activity_delay_ms": 10.0},
+    history="ok",
 )
 
 
@@ -92,6 +97,40 @@ def test_trends_give_deltas_against_previous_and_mean(tmp_path: Path) -> None:
     assert within.success_pct == 99.5
     assert (single.previous, single.mean_before, single.change_vs_mean_pct) == (None, None, None)
     assert single.regression is False
+    assert [t.note for t in trends] == ["", "", "first run of this series"]
+
+
+def test_only_records_measured_alike_are_compared() -> None:
+    """Another duration, machine or setting is skipped and said; old records compare with none."""
+    records = [
+        _run(0, orch_per_sec=10.0),
+        _run(1, orch_per_sec=99.0, duration_secs=3.0),
+        _run(2, orch_per_sec=99.0, machine="Linux arm64, 8 CPUs"),
+        _run(3, orch_per_sec=99.0, settings={**(BASE.settings or {}), "max_concurrent": 50}),
+        _run(4, orch_per_sec=11.0),
+    ]
+    (trend,) = analyse(records)
+    assert (trend.runs, trend.previous, trend.mean_before, trend.mean_window) == (5, 10.0, 10.0, 1)
+    assert trend.change_vs_previous_pct == pytest.approx(10.0)
+    assert trend.note == "3 earlier runs skipped (duration, machine, settings)"
+    (different,) = analyse(records[:2])
+    assert (different.previous, different.regression) == (None, False)
+    assert different.note == "cannot compare: all 1 earlier runs differ (duration)"
+    old = [_run(0, machine=None, settings=None), _run(1, machine=None, settings=None)]
+    (unrecorded,) = analyse(old)
+    assert (unrecorded.previous, unrecorded.note) == (
+        None, "cannot compare: machine and settings not recorded",
+    )  # fmt: skip
+
+
+def test_records_written_before_machine_and_settings_still_load(tmp_path: Path) -> None:
+    """A line without the newer fields loads with them unset."""
+    legacy = {k: v for k, v in asdict(BASE).items() if k not in ("machine", "settings", "history")}
+    path = tmp_path / "h.jsonl"
+    path.write_text(json.dumps(legacy) + "\n")
+    (record,) = load_history(path)
+    assert (record.machine, record.settings, record.history) == (None, None, None)
+    assert record.orch_per_sec == BASE.orch_per_sec
 
 
 def test_latency_regressions_go_the_other_way() -> None:
@@ -130,20 +169,36 @@ def test_a_broken_history_line_is_named(tmp_path: Path) -> None:
 def test_history_command_flags_regressions_and_writes_a_chart(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """stress-run history prints the trend table with REGRESSION and writes a PNG chart."""
+    """stress-run history prints the trend table with REGRESSION and writes an SVG chart."""
     history = _write(tmp_path / "h.jsonl", SYNTHETIC)
-    chart = tmp_path / "trend.png"
+    chart = tmp_path / "trend.svg"
     status = main(["history", "--file", str(history), "--chart", str(chart)])
     out = capsys.readouterr().out
     assert status == 0
     rows = [line for line in out.splitlines() if line.startswith("| sqlite")]
     assert len(rows) == 3
     assert "-25.0 %" in rows[0]
-    assert rows[0].rstrip(" |").endswith("REGRESSION")
-    assert rows[1].rstrip(" |").endswith("FAILURES")
-    assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert chart.stat().st_size > 10_000
+    cells = [[cell.strip() for cell in row.split("|")[1:-1]] for row in rows]
+    assert [row[-2:] for row in cells] == [
+        ["REGRESSION", ""], ["FAILURES", ""], ["", "first run of this series"],
+    ]  # fmt: skip
+    svg = ElementTree.fromstring(chart.read_text())
+    titles = [t.text for t in svg.iter("{http://www.w3.org/2000/svg}title")]
+    assert titles[:3] == ["sqlite-file 1/1", "sqlite-file 1/1: 20.00", "sqlite-file 1/1: 22.00"]
     assert main(["history", "--file", str(history), "--no-chart", "--fail-on-regression"]) == 1
+
+
+def test_chart_labels_tell_runs_of_one_commit_apart() -> None:
+    """Two tracked runs of the same commit get ticks with their own times."""
+    first = replace(BASE, timestamp="2025-03-04T09:15:00Z")
+    second = replace(BASE, timestamp="2025-03-04T17:40:00Z", orch_per_sec=30.0)
+    assert [run_label(r) for r in (first, second)] == [
+        ("0000000", "03-04 09:15"), ("0000000", "03-04 17:40"),
+    ]  # fmt: skip
+    svg = trend_svg([first, second])
+    assert svg.count('<circle cx="') == 4
+    assert ">03-04 09:15</tspan>" in svg
+    assert ">03-04 17:40</tspan>" in svg
 
 
 def test_history_command_without_records_exits_2(

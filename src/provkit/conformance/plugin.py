@@ -14,6 +14,7 @@ import pytest
 
 from provkit._provider_spec import SHORTCUTS
 from provkit.conformance import _fixtures
+from provkit.conformance._benchmark_info import BenchmarkProvider, check_histogram_option
 from provkit.conformance._layout import SUITE_DIR, SUITE_PACKAGE, in_suite
 from provkit.conformance._markers import MARKERS
 from provkit.conformance._session import ConformanceRun
@@ -41,6 +42,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
+    check_histogram_option(config)
     spec: str | None = config.getoption("provider")
     if spec is None:
         _refuse_suite_without_provider(config)
@@ -65,6 +67,8 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     config.pluginmanager.register(_fixtures, "provkit-fixtures")
     config.pluginmanager.register(ConformanceRun(spec, timescale), "provkit-run")
+    if config.pluginmanager.has_plugin("benchmark"):
+        config.pluginmanager.register(BenchmarkProvider(spec), "provkit-benchmark-info")
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:

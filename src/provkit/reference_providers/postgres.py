@@ -811,6 +811,7 @@ class PostgresFactory:
             check_schema_name(self._schema)
         self._pool_size = pool_size
         self._swept = False
+        self._shared: dict[str, asyncpg.Connection] = {}
 
     async def create_provider(self) -> Provider:
         if self._schema is not None:
@@ -825,6 +826,34 @@ class PostgresFactory:
 
     async def dispose_provider(self, provider: Provider) -> None:
         await provider.close()
+
+    async def create_shared_store(self) -> str:
+        """A new scratch schema that several processes can open; its name.
+
+        This factory's control connection owns it until ``remove_shared_store`` (a later
+        sweep drops it should this process die first).
+        """
+        control = await lifecycle.open_connection(self._target)
+        try:
+            schema = await lifecycle.create_scratch(control, self._target)
+        except BaseException:
+            control.terminate()
+            raise
+        self._shared[schema] = control
+        return schema
+
+    async def open_shared_provider(self, location: str) -> Provider:
+        """A provider on the shared schema ``location`` (in any process)."""
+        check_schema_name(location)
+        return await PostgresProvider._connect(self._target, location, None, self._pool_size)
+
+    async def remove_shared_store(self, location: str) -> None:
+        """Drop the shared schema ``location`` this factory created."""
+        control = self._shared.pop(location)
+        try:
+            await lifecycle.drop_scratch(control, self._target, location)
+        finally:
+            await control.close()
 
 
 async def sweep_schemas(dsn: str | None = None) -> list[str]:

@@ -320,6 +320,8 @@ class FileSqliteFactory:
 
     ``directory`` is where those temporary directories go (the system default if ``None``).
     Closing such a provider (``dispose_provider`` or ``close``) removes its directory.
+    Shared stores (for several runtime processes) are such a file too, its path the
+    location; their directory goes only with ``remove_shared_store``.
     """
 
     def __init__(self, directory: str | None = None) -> None:
@@ -341,3 +343,25 @@ class FileSqliteFactory:
 
     async def dispose_provider(self, provider: Provider) -> None:
         await provider.close()
+
+    async def create_shared_store(self) -> str:
+        """A new database file that several processes can open; its path."""
+        path = await asyncio.to_thread(
+            tempfile.mkdtemp, prefix="provkit-sqlite-", dir=self._directory
+        )
+        location = os.path.join(path, "provider.db")
+        try:
+            # Created (schema, WAL mode) once here, so processes opening it do not race.
+            await (await SqliteProvider.open_file(location)).close()
+        except BaseException:
+            await asyncio.to_thread(shutil.rmtree, path, ignore_errors=True)
+            raise
+        return location
+
+    async def open_shared_provider(self, location: str) -> Provider:
+        """A provider on the shared database file ``location``."""
+        return await SqliteProvider.open_file(location)
+
+    async def remove_shared_store(self, location: str) -> None:
+        """Delete the shared database file and its temporary directory."""
+        await asyncio.to_thread(shutil.rmtree, os.path.dirname(location), ignore_errors=True)

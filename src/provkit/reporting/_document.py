@@ -49,11 +49,33 @@ class Environment:
             python_implementation=platform.python_implementation(),
             platform=platform.platform(),
             machine=platform.machine(),
-            processor=platform.processor() or platform.machine(),
+            processor=_cpu_model() or platform.processor() or platform.machine(),
             cpu_count=os.cpu_count() or 1,
             git_commit=git_commit(cwd),
             git_dirty=git_dirty(cwd),
         )
+
+    @property
+    def machine_label(self) -> str:
+        """Where a run happened, for comparing like with like: system, CPU, interpreter."""
+        system = self.platform.split("-", 1)[0]
+        return (
+            f"{system} {self.machine}, {self.processor}, {self.cpu_count} CPUs, "
+            f"{self.python_implementation} {self.python_version}"
+        )
+
+
+def _cpu_model() -> str | None:
+    """The CPU's model name on Linux (``/proc/cpuinfo``); ``None`` elsewhere."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as info:
+            for line in info:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and value.strip():
+                    return value.strip()
+    except OSError:
+        return None
+    return None
 
 
 def utc_timestamp() -> str:

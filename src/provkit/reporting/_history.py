@@ -1,16 +1,19 @@
 """Tracked stress history (``reports/history.jsonl``): records, trends and regression flags.
 
 One JSON object per line, one line per result row of a tracked run, oldest first. Trends
-compare each series' latest value with the previous one and with the mean of the ones before.
+compare each series' latest value with the previous one and with the mean of the ones before,
+counting only earlier records of the same settings, machine and duration: a number measured
+another way is not a baseline.
 """
 
 from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Any
 
 from provkit.reporting._records import StressResult
 
@@ -32,7 +35,12 @@ class HistoryError(ValueError):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HistoryRecord:
-    """One result row of one tracked run."""
+    """One result row of one tracked run.
+
+    ``machine`` describes where it ran and ``settings`` how (every setting of the row); both
+    are ``None`` in records written before they were kept, and such records are compared
+    with nothing. ``history`` is the row's history-check summary (``ok``...).
+    """
 
     commit: str | None
     timestamp: str
@@ -50,17 +58,49 @@ class HistoryRecord:
     latency_avg_ms: float | None
     latency_p50_ms: float | None
     latency_p99_ms: float | None
+    machine: str | None = None
+    settings: dict[str, Any] | None = None
+    history: str | None = None
 
     @property
     def series(self) -> tuple[str, str, str]:
         """The (provider, scenario, config) this record belongs to."""
         return (self.provider, self.scenario, self.config)
 
+    def comparable_with(self, other: HistoryRecord) -> bool:
+        """Whether the two were measured alike: same series, settings, machine and duration.
+
+        A record without a machine or settings (written by an older provkit) is comparable
+        with nothing.
+        """
+        if None in (self.machine, self.settings, other.machine, other.settings):
+            return False
+        return self.series == other.series and not self.differences(other)
+
+    def differences(self, other: HistoryRecord) -> list[str]:
+        """What keeps ``other`` from being comparable with this record, in words."""
+        if other.machine is None or other.settings is None:
+            return ["machine and settings not recorded"]
+        found = []
+        if self.machine != other.machine:
+            found.append("machine")
+        if self.duration_secs != other.duration_secs:
+            found.append("duration")
+        if _without_duration(self.settings or {}) != _without_duration(other.settings):
+            found.append("settings")
+        return found
+
     @classmethod
     def from_result(
-        cls, result: StressResult, *, commit: str | None, timestamp: str, duration_secs: float
+        cls,
+        result: StressResult,
+        *,
+        commit: str | None,
+        timestamp: str,
+        duration_secs: float,
+        machine: str | None = None,
     ) -> HistoryRecord:
-        """The record of ``result`` measured at ``commit``."""
+        """The record of ``result`` measured at ``commit`` on ``machine``."""
 
         def opt(value: float) -> float | None:
             return None if math.isnan(value) else value
@@ -82,6 +122,9 @@ class HistoryRecord:
             latency_avg_ms=opt(result.latency.avg_ms),
             latency_p50_ms=opt(result.latency.p50_ms),
             latency_p99_ms=opt(result.latency.p99_ms),
+            machine=machine,
+            settings=dict(result.settings),
+            history=None if result.history is None else result.history.summary(),
         )
 
     def value(self, metric: str) -> float | None:
@@ -90,7 +133,13 @@ class HistoryRecord:
         return value
 
 
+def _without_duration(settings: Mapping[str, Any]) -> dict[str, Any]:
+    # The duration is compared on its own (the record's duration_secs).
+    return {key: value for key, value in settings.items() if key != "duration_secs"}
+
+
 _FIELDS = tuple(f.name for f in fields(HistoryRecord))
+_OPTIONAL = ("machine", "settings", "history")
 
 
 def load_history(path: Path) -> list[HistoryRecord]:
@@ -103,10 +152,10 @@ def load_history(path: Path) -> list[HistoryRecord]:
             continue
         try:
             raw = json.loads(line)
-            missing = [name for name in _FIELDS if name not in raw]
+            missing = [name for name in _FIELDS if name not in raw and name not in _OPTIONAL]
             if missing:
                 raise HistoryError(f"missing {', '.join(missing)}")
-            records.append(HistoryRecord(**{name: raw[name] for name in _FIELDS}))
+            records.append(HistoryRecord(**{name: raw[name] for name in _FIELDS if name in raw}))
         except (json.JSONDecodeError, TypeError, HistoryError) as exc:
             raise HistoryError(f"{path}:{number}: not a history record ({exc})") from None
     return records
@@ -124,9 +173,12 @@ def append_history(path: Path, records: Iterable[HistoryRecord]) -> None:
 class Trend:
     """The latest value of one series next to what came before it.
 
-    ``mean_window`` is how many earlier values ``mean_before`` averages (at most the
+    Only earlier records measured alike (``HistoryRecord.comparable_with``) count: ``runs``
+    is how many the series has in all, ``previous`` the latest comparable one, and
+    ``mean_window`` how many comparable values ``mean_before`` averages (at most the
     analysis window). Changes are percentages of the reference value (``None`` without
     one); ``regression`` says the change against the mean is worse than the threshold.
+    ``note`` says why nothing or only part could be compared.
     """
 
     provider: str
@@ -143,6 +195,7 @@ class Trend:
     change_vs_mean_pct: float | None
     success_pct: float
     regression: bool
+    note: str = ""
 
 
 def _change_pct(latest: float | None, reference: float | None) -> float | None:
@@ -173,8 +226,9 @@ def analyse(
     trends = []
     for (provider, scenario, config), runs in series.items():
         latest = runs[-1]
-        before = [v for r in runs[-1 - window : -1] if (v := r.value(metric)) is not None]
-        previous = runs[-2].value(metric) if len(runs) > 1 else None
+        alike = [r for r in runs[:-1] if latest.comparable_with(r)]
+        before = [v for r in alike[-window:] if (v := r.value(metric)) is not None]
+        previous = alike[-1].value(metric) if alike else None
         mean_before = sum(before) / len(before) if before else None
         vs_mean = _change_pct(latest.value(metric), mean_before)
         trends.append(
@@ -193,14 +247,29 @@ def analyse(
                 change_vs_mean_pct=vs_mean,
                 success_pct=latest.success_pct,
                 regression=vs_mean is not None and sign * vs_mean < -threshold_pct,
+                note=_note(latest, runs[:-1], len(alike)),
             )
         )
     return trends
 
 
+def _note(latest: HistoryRecord, earlier: Sequence[HistoryRecord], alike: int) -> str:
+    if latest.machine is None or latest.settings is None:
+        return "cannot compare: machine and settings not recorded"
+    skipped = len(earlier) - alike
+    if not earlier:
+        return "first run of this series"
+    reasons = sorted({reason for r in earlier for reason in latest.differences(r)})
+    if not alike:
+        return f"cannot compare: all {skipped} earlier runs differ ({', '.join(reasons)})"
+    if skipped:
+        return f"{skipped} earlier runs skipped ({', '.join(reasons)})"
+    return ""
+
+
 TREND_HEADERS = (
     "Provider", "Scenario", "Config", "Runs", "Latest", "vs prev", "Mean before", "vs mean",
-    "Success %", "Flag",
+    "Success %", "Flag", "Note",
 )  # fmt: skip
 """Columns of the trend table."""
 
@@ -234,4 +303,5 @@ def trend_cells(trend: Trend) -> list[str]:
         _pct(trend.change_vs_mean_pct),
         f"{trend.success_pct:.2f}",
         " ".join(flags),
+        trend.note,
     ]

@@ -229,8 +229,13 @@ class StressResult:
 
     @property
     def passed(self) -> bool:
-        """Every instance completed and the history check (if any) found nothing."""
-        return self.failed == 0 and (self.history is None or self.history.clean)
+        """Every instance completed, the history check (if any) found nothing, and every
+        runtime process ended as it should (or was killed on purpose)."""
+        return (
+            self.failed == 0
+            and (self.history is None or self.history.clean)
+            and all(p.exit in ("ok", "killed") for p in self.processes)
+        )
 
     @property
     def provider_calls(self) -> int:

@@ -198,6 +198,13 @@ def diagnostics(results: Sequence[StressResult]) -> list[str]:
                 f"top causes: {top}"
             )
         lines += [f"failure in {name}: {error}" for error in result.errors]
+        if result.processes:
+            each = "; ".join(
+                f"#{p.index} (pid {p.pid}, {p.exit}): {p.turns:,} turns, "
+                f"{p.activities:,} activities, {p.terminal_acks:,} instances finished"
+                for p in result.processes
+            )
+            lines.append(f"runtime processes of {name}: {each}")
     return lines
 
 

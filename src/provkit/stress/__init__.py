@@ -22,6 +22,7 @@ from provkit.stress._preflight import (
 )
 from provkit.stress._runner import run_plan, run_stress_test, run_stress_test_sync
 from provkit.stress._scenarios import SCENARIOS, Scenario
+from provkit.stress._shared import SharedStoreFactory
 
 __all__ = [
     "PRESETS",
@@ -34,6 +35,7 @@ __all__ = [
     "ProviderCreationError",
     "ProviderUnderTest",
     "Scenario",
+    "SharedStoreFactory",
     "StressConfig",
     "StressPlan",
     "load_plan",

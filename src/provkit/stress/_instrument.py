@@ -92,6 +92,28 @@ class InstrumentedProvider(ProviderWrapper):
             record.kinds.clear()
             record.examples.clear()
 
+    def export(self) -> dict[str, Any]:
+        """Every record as plain JSON-ready data (a runtime process reports it on exit)."""
+        return {
+            name: {
+                "durations": [round(d, 7) for d in record.durations],
+                "errors": record.errors,
+                "kinds": dict(record.kinds),
+                "examples": dict(record.examples),
+            }
+            for name, record in self._records.items()
+        }
+
+    def absorb(self, exported: Mapping[str, Any]) -> None:
+        """Add another instrument's ``export()`` to this one's records."""
+        for name, data in exported.items():
+            record = self._record(name)
+            record.durations.extend(float(d) for d in data["durations"])
+            record.errors += int(data["errors"])
+            record.kinds.update({str(k): int(v) for k, v in data["kinds"].items()})
+            for kind, example in data["examples"].items():
+                record.examples.setdefault(str(kind), str(example))
+
     def causes(self) -> tuple[ErrorCause, ...]:
         """Calls that raised, by operation and exception type, most frequent first."""
         found = [

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 from provkit.contract import (
@@ -41,6 +41,7 @@ from provkit.stress._launcher import Launcher, Outcome, ProgressCallback, Tally
 from provkit.stress._log_capture import LogCapture
 from provkit.stress._preflight import ProviderCreationError, ProviderUnderTest
 from provkit.stress._scenarios import SCENARIOS, Scenario
+from provkit.stress._shared import shared_store_factory
 
 _TERMINAL = (Status.COMPLETED, Status.FAILED, Status.CANCELLED)
 _INTERRUPTED_GRACE = 1.0
@@ -50,10 +51,12 @@ _INTERRUPTED_GRACE = 1.0
 class CompletionWatch:
     """Resolves a future per watched instance when an ack commits its terminal status.
 
-    Also notes when anything (a turn or an activity) was last committed.
+    Also counts turns and terminal acks, notes when anything (a turn or an activity) was
+    last committed, and hands every terminal outcome to ``on_terminal`` if given.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, on_terminal: Callable[[str, Outcome], None] | None = None) -> None:
+        self._on_terminal = on_terminal
         self._waiting: dict[str, asyncio.Future[Outcome]] = {}
         self._tokens: dict[str, str] = {}
         self.last_progress = time.perf_counter()
@@ -96,10 +99,12 @@ class CompletionWatch:
         if instance is None or status is None or status not in _TERMINAL:
             return
         self.terminal_acks += 1
+        outcome = outcome_of(status, metadata.output, history_delta)
+        if self._on_terminal is not None:
+            self._on_terminal(instance, outcome)
         future = self._waiting.pop(instance, None)
-        if future is None or future.done():
-            return
-        future.set_result(outcome_of(status, metadata.output, history_delta))
+        if future is not None and not future.done():
+            future.set_result(outcome)
 
     def observers(self) -> dict[str, Callable[..., None]]:
         """The ``InstrumentedProvider`` observers that feed this watch."""
@@ -146,6 +151,7 @@ async def run_stress_test(
     progress_interval: float = 0.5,
     label: str | None = None,
     spec: str = "",
+    kill_after: float | None = None,
 ) -> StressResult:
     """Run one stress configuration against a fresh provider from ``factory``.
 
@@ -154,9 +160,31 @@ async def run_stress_test(
     the user typed to name the provider. The provider is disposed of afterwards
     (``dispose_provider`` when the factory has it, else ``close``), also when the run is
     cancelled.
+
+    With ``config.processes`` >= 1 the runtime runs in that many processes on one shared
+    store (``factory`` must be a ``SharedStoreFactory`` and ``spec`` importable by them);
+    ``kill_after`` then kills one of them with SIGKILL that many seconds in.
     """
     if config.processes:
-        raise ConfigError("processes: multi-process runs are not available in this version")
+        # Imported here: _processes builds on this module.
+        from provkit.stress._processes import run_processes
+
+        if scenario is not None and scenario is not SCENARIOS.get(scenario.name):
+            raise ConfigError("multi-process runs take only the built-in scenarios")
+        if not spec:
+            raise ConfigError("multi-process runs need the provider's spec (module:attr)")
+        return await run_processes(
+            shared_store_factory(factory, spec),
+            spec,
+            config,
+            SCENARIOS[config.scenario],
+            label or spec,
+            on_progress,
+            progress_interval,
+            kill_after,
+        )
+    if kill_after is not None:
+        raise ConfigError("kill_after needs a multi-process run (processes >= 1)")
     try:
         provider = await factory.create_provider()
     except Exception as exc:
@@ -174,16 +202,23 @@ async def run_plan(
     configs: Sequence[StressConfig],
     on_progress: ProgressCallback | None = None,
     on_result: Callable[[StressResult], None] | None = None,
+    kill_after: float | None = None,
 ) -> list[StressResult]:
     """Every configuration against every provider, one after the other, in that order.
 
-    ``on_result`` sees each row as soon as it is finished (an interrupted plan keeps those).
+    ``on_result`` sees each row as soon as it is finished (an interrupted plan keeps those);
+    ``kill_after`` applies to multi-process rows (see ``run_stress_test``).
     """
     results = []
     for entry in providers:
         for config in configs:
             result = await run_stress_test(
-                entry.factory, config, on_progress=on_progress, label=entry.label, spec=entry.spec
+                entry.factory,
+                config,
+                on_progress=on_progress,
+                label=entry.label,
+                spec=entry.spec,
+                kill_after=kill_after if config.processes else None,
             )
             results.append(result)
             if on_result is not None:
@@ -236,10 +271,9 @@ async def _run(
         on_progress(launcher.snapshot())
     tally = launcher.tally
     report = await check_history(
-        provider, list(tally.launches.values()), executed.by_tag, _expected(scenario, config)
+        provider, list(tally.launches.values()), executed.by_tag, expected_output(scenario, config)
     )
-    for instance in sorted(report.disagreeing):
-        _disown(tally, instance)
+    disown_disagreeing(tally, report.disagreeing)
     causes = instrumented.causes() + logs.causes()
     return build_result(
         label=label,
@@ -255,13 +289,14 @@ async def _run(
     )
 
 
-def _disown(tally: Tally, instance: str) -> None:
-    launch = tally.launches[instance]
-    if launch.acked == "Completed":
-        tally.disown(instance, "acked as completed but storage does not show it completed")
+def disown_disagreeing(tally: Tally, instances: Collection[str]) -> None:
+    """Stop counting as completed the ``instances`` storage does not show completed."""
+    for instance in sorted(instances):
+        if tally.launches[instance].acked == "Completed":
+            tally.disown(instance, "acked as completed but storage does not show it completed")
 
 
-def _expected(scenario: Scenario, config: StressConfig) -> Callable[[int], Any] | None:
+def expected_output(scenario: Scenario, config: StressConfig) -> Callable[[int], Any] | None:
     expected = scenario.expected_output
     if expected is None:
         return None

@@ -86,6 +86,7 @@ def record_tracked_run(
                 commit=environment.git_commit,
                 timestamp=environment.created_at,
                 duration_secs=duration_secs,
+                machine=environment.machine_label,
             )
             for result in results
         ],

@@ -46,6 +46,7 @@ from provkit.stress._preflight import ProviderCheckError, ProviderCreationError,
 from provkit.stress._progress import progress_display
 from provkit.stress._runner import run_plan
 from provkit.stress._scenarios import SCENARIOS
+from provkit.stress._shared import shared_store_factory
 from provkit.stress._track import TrackPaths, record_tracked_run
 
 EXIT_OK = 0
@@ -94,6 +95,13 @@ def _run_parser() -> argparse.ArgumentParser:
         metavar="N[,N...]",
         help="run N runtime processes on one shared database (file SQLite, PostgreSQL) "
         "instead of the runtime inside this process; a list such as 1,2,4 gives one row each",
+    )
+    parser.add_argument(
+        "--kill-after",
+        type=_duration,
+        metavar="S",
+        help="with --processes: kill runtime process 0 with SIGKILL S seconds into each row, "
+        "to check that a crashed process loses nothing",
     )
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the results as JSON")
     parser.add_argument(
@@ -221,8 +229,14 @@ def _interruptible(body: Callable[[_Outcome], Coroutine[Any, Any, None]]) -> _Ou
     return outcome
 
 
-def _execute(plan: StressPlan) -> _Outcome:
+def _execute(plan: StressPlan, kill_after: float | None = None) -> _Outcome:
     entries = _factories(plan.providers)
+    if any(plan.processes):
+        try:
+            for spec, factory in entries:
+                shared_store_factory(factory, spec)
+        except ConfigError as exc:
+            raise UsageError(str(exc)) from None
 
     async def body(outcome: _Outcome) -> None:
         try:
@@ -231,7 +245,13 @@ def _execute(plan: StressPlan) -> _Outcome:
             raise UsageError(str(exc)) from None
         with progress_display() as display:
             try:
-                await run_plan(providers, plan.runs(), display.update, outcome.results.append)
+                await run_plan(
+                    providers,
+                    plan.runs(),
+                    display.update,
+                    outcome.results.append,
+                    kill_after=kill_after,
+                )
             except ProviderCreationError as exc:
                 cause = exc.__cause__ or exc
                 raise UsageError(f"cannot create a provider: {describe(cause)}") from None
@@ -301,7 +321,9 @@ def _cmd_run(argv: Sequence[str]) -> int:
     for path, what in outputs:
         if path is not None:
             check_writable(path, what)
-    outcome = _execute(plan)
+    if args.kill_after is not None and not any(plan.processes):
+        raise UsageError("--kill-after needs --processes N (N >= 1)")
+    outcome = _execute(plan, args.kill_after)
     title = f"provkit stress: {plan.name}"
     interrupted = outcome.interrupted
     if interrupted:

@@ -34,6 +34,12 @@ LOCK_TIMEOUT = 30.0
 _T = TypeVar("_T")
 
 
+@pytest.fixture(autouse=True)
+def _name_the_provider(benchmark: BenchmarkFixture, provider: Provider) -> None:
+    """Each saved figure says which provider it measured (pytest-benchmark extra info)."""
+    benchmark.extra_info["provider"] = provider.name
+
+
 @pytest_asyncio.fixture
 async def provider_loop(provider: Provider) -> asyncio.AbstractEventLoop:
     """The event loop the provider was created on; benchmarks drive it between rounds."""

@@ -1,0 +1,48 @@
+"""Multi-process runs: runtime processes on one shared file SQLite database, one killed."""
+
+from __future__ import annotations
+
+import pytest
+
+from provkit.reference_providers import FileSqliteFactory
+from provkit.stress import StressConfig, run_stress_test
+from provkit.stress.cli import main
+
+CRASHY = StressConfig(
+    max_concurrent=6, duration_secs=1.5, tasks_per_instance=3, activity_delay_ms=5.0,
+    orch_concurrency=1, worker_concurrency=2, wait_timeout_secs=20.0, drain_timeout_secs=20.0,
+    lock_timeout_secs=1.0, processes=2,
+)  # fmt: skip
+
+
+@pytest.mark.asyncio
+async def test_a_runtime_process_killed_mid_run_loses_nothing() -> None:
+    """SIGKILL one of two runtime processes: every instance still completes exactly once."""
+    result = await run_stress_test(FileSqliteFactory(), CRASHY, spec="sqlite-file", kill_after=0.6)
+    history = result.history
+    assert history is not None
+    assert result.config == "1/2 ×2p"
+    assert result.completed == result.launched >= 6
+    assert history.summary() == "ok"
+    assert history.scheduled == 3 * result.launched
+    assert history.executed is None  # the killed process's executions are unknown
+    killed, survivor = result.processes
+    assert (killed.exit, survivor.exit) == ("killed", "ok")
+    assert (killed.turns, killed.activities) == (0, 0)
+    assert survivor.terminal_acks >= 1
+    assert survivor.activities == result.activities
+    assert result.worker_slots == 4
+    assert result.passed is True
+
+
+def test_processes_need_a_factory_that_can_share_a_store(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """In-memory SQLite cannot be shared between processes: one line, exit 2, nothing run."""
+    assert main(["--provider", "sqlite-memory", "--processes", "2"]) == 2
+    assert capsys.readouterr().err == (
+        "stress-run: error: --processes needs a store several processes can share, and the "
+        "factory of sqlite-memory cannot make one (it has no create_shared_store, "
+        "open_shared_provider, remove_shared_store); use sqlite-file, postgres, or a factory "
+        "with those methods\n"
+    )
