@@ -1,10 +1,13 @@
-"""Multi-process runs: runtime processes on one shared file SQLite database, one killed."""
+"""Multi-process runs: runtime processes on one shared database (file SQLite, PostgreSQL),
+one of them killed mid-run."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from provkit.reference_providers import FileSqliteFactory
+from provkit._provider_spec import load_factory
 from provkit.stress import StressConfig, run_stress_test
 from provkit.stress.cli import main
 
@@ -16,9 +19,11 @@ CRASHY = StressConfig(
 
 
 @pytest.mark.asyncio
-async def test_a_runtime_process_killed_mid_run_loses_nothing() -> None:
+@pytest.mark.parametrize("spec", ["sqlite-file", "postgres"])
+async def test_a_runtime_process_killed_mid_run_loses_nothing(spec: str, tmp_path: Path) -> None:
     """SIGKILL one of two runtime processes: every instance still completes exactly once."""
-    result = await run_stress_test(FileSqliteFactory(), CRASHY, spec="sqlite-file", kill_after=0.6)
+    factory = load_factory(spec, tmp_path)
+    result = await run_stress_test(factory, CRASHY, spec=spec, kill_after=0.6)
     history = result.history
     assert history is not None
     assert result.config == "1/2 ×2p"

@@ -81,6 +81,15 @@ class _Findings:
             self.shown_per_class[kind] += 1
             self.shown.append(f"{kind}: {text}")
 
+    def lines(self) -> tuple[str, ...]:
+        """The findings kept, then how many more of each class there are."""
+        more = [
+            f"{kind}: and {self.counts[kind] - shown} more like these"
+            for kind, shown in self.shown_per_class.items()
+            if self.counts[kind] > shown
+        ]
+        return (*self.shown, *more)
+
 
 @dataclass
 class _Read:
@@ -323,7 +332,7 @@ async def check_history(
             executed=None
             if executed is None or not executions_complete
             else sum(executed.values()),
-            findings=tuple(findings.shown),
+            findings=findings.lines(),
         ),
         disagreeing=frozenset(checker.disagreeing),
     )
