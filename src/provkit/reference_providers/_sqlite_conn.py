@@ -20,21 +20,28 @@ from provkit.contract import CorruptDataError, ProviderError, TransientError
 
 _T = TypeVar("_T")
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 """``PRAGMA user_version`` of a database this module created."""
 
 _SCHEMA = (
+    # created_at / updated_at / started_at / completed_at are epoch ms from the provider's
+    # clock, never SQL's own time.
     """CREATE TABLE instances (
         instance BLOB PRIMARY KEY,
         name BLOB NOT NULL,
         version BLOB,
-        parent_instance BLOB
+        parent_instance BLOB,
+        created_at INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL
     ) WITHOUT ROWID""",
+    "CREATE INDEX instances_parent ON instances (parent_instance)",
     """CREATE TABLE executions (
         instance BLOB NOT NULL,
         execution_id INTEGER NOT NULL,
         status TEXT NOT NULL,
         output BLOB,
+        started_at INTEGER NOT NULL,
+        completed_at INTEGER,
         PRIMARY KEY (instance, execution_id)
     ) WITHOUT ROWID""",
     """CREATE TABLE history (
@@ -71,9 +78,30 @@ _SCHEMA = (
         visible_at INTEGER NOT NULL,
         token TEXT,
         attempt_count INTEGER NOT NULL DEFAULT 0,
+        queue BLOB NOT NULL,
         data TEXT NOT NULL
     )""",
     "CREATE INDEX worker_queue_activity ON worker_queue (instance, execution_id, activity_id)",
+    "CREATE INDEX worker_queue_queue ON worker_queue (queue, id)",
+)
+
+_MIGRATIONS: dict[int, tuple[str, ...]] = {
+    1: (
+        "ALTER TABLE instances ADD COLUMN created_at INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE instances ADD COLUMN updated_at INTEGER NOT NULL DEFAULT 0",
+        "CREATE INDEX instances_parent ON instances (parent_instance)",
+        "ALTER TABLE executions ADD COLUMN started_at INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE executions ADD COLUMN completed_at INTEGER",
+        "ALTER TABLE worker_queue ADD COLUMN queue BLOB NOT NULL DEFAULT x'64656661756c74'",
+        "CREATE INDEX worker_queue_queue ON worker_queue (queue, id)",
+    ),
+}
+"""Statements taking a database from the version given to the next one."""
+
+_SCRATCH = (
+    # Per connection, never committed: the instances one deletion selects or removes.
+    "CREATE TEMP TABLE selected (instance BLOB PRIMARY KEY) WITHOUT ROWID",
+    "CREATE TEMP TABLE doomed (instance BLOB PRIMARY KEY) WITHOUT ROWID",
 )
 
 _TRANSIENT_CODES = frozenset(
@@ -129,16 +157,22 @@ def _prepare(raw: sqlite3.Connection, wal: bool) -> None:
         if version == 0:
             for statement in _SCHEMA:
                 raw.execute(statement)
-            raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        elif version != SCHEMA_VERSION:
+        elif version != SCHEMA_VERSION and version not in _MIGRATIONS:
             raise ProviderError(
                 "open", f"database schema version {version} is not the supported {SCHEMA_VERSION}"
             )
+        while version in _MIGRATIONS:
+            for statement in _MIGRATIONS[version]:
+                raw.execute(statement)
+            version += 1
+        raw.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         raw.execute("COMMIT")
     except BaseException:
         if raw.in_transaction:
             raw.execute("ROLLBACK")
         raise
+    for statement in _SCRATCH:
+        raw.execute(statement)
 
 
 async def call(

@@ -33,6 +33,7 @@ from provkit.reference_providers._values import ms as ms  # re-exported: ops.ms
 from provkit.reference_providers._wakeup import NextWake
 
 _CORRUPT_HISTORY = "\x00corrupted by provkit fault injection: not JSON"
+_CORRUPT_MESSAGE = "\x00corrupted by provkit fault injection: not a message"
 
 
 @contextmanager
@@ -67,12 +68,12 @@ _INSERT_ORCHESTRATOR = (
     "INSERT INTO orchestrator_queue (instance, visible_at, data) VALUES (?, ?, ?)"
 )
 _INSERT_WORK = (
-    "INSERT INTO worker_queue (instance, execution_id, activity_id, visible_at, data)"
-    " VALUES (?, ?, ?, ?, ?)"
+    "INSERT INTO worker_queue (instance, execution_id, activity_id, visible_at, queue, data)"
+    " VALUES (?, ?, ?, ?, ?, ?)"
 )
 _INSERT_HISTORY = "INSERT INTO history (instance, execution_id, event_id, data) VALUES (?, ?, ?, ?)"
 _ENSURE_EXECUTION = (
-    "INSERT INTO executions (instance, execution_id, status) VALUES (?, ?, ?)"
+    "INSERT INTO executions (instance, execution_id, status, started_at) VALUES (?, ?, ?, ?)"
     " ON CONFLICT (instance, execution_id) DO NOTHING"
 )
 
@@ -86,13 +87,14 @@ def _orchestrator_row(message: OrchestratorMessage, now: int) -> tuple[bytes, in
     )
 
 
-def _work_row(item: ActivityExecute, now: int) -> tuple[bytes, int, int, int, str]:
+def _work_row(item: ActivityExecute, now: int) -> tuple[bytes, int, int, int, bytes, str]:
     key = item.activity
     return (
         to_blob(key.instance),
         key.execution_id,
         key.activity_id,
         now,
+        to_blob(item.queue),
         codec.encode_message(item),
     )
 
@@ -219,7 +221,6 @@ SELECT MIN(at) FROM (
 def fetch_orchestration_item(
     conn: sqlite3.Connection, now: int, lock_ms: int, token: str, cache: EventCache
 ) -> tuple[OrchestrationItem | None, NextWake]:
-    operation = "fetch_orchestration_item"
     with _transaction(conn):
         while True:
             candidate = conn.execute(_CANDIDATE, {"now": now}).fetchone()
@@ -237,12 +238,19 @@ def fetch_orchestration_item(
         history_rows = conn.execute(_HISTORY, (instance, execution_id)).fetchall()
     # Decoding happens after the commit: a fetch that took a lock reports, it does not undo.
     instance_id = from_blob(instance)
-    try:
-        messages = [codec.decode_orchestrator_message(row[2]) for row in batch]
-    except CorruptDataError as exc:
-        raise CorruptDataError(
-            operation, f"queued message of {instance_id!r}: {exc.message}"
-        ) from exc
+    messages: list[OrchestratorMessage] = []
+    undecodable: list[str] = []
+    for row in batch:
+        try:
+            messages.append(codec.decode_orchestrator_message(row[2]))
+        except CorruptDataError as exc:
+            undecodable.append(exc.message)
+    message_error = None
+    if undecodable:
+        message_error = (
+            f"{len(undecodable)} of {len(batch)} queued messages of {instance_id!r} cannot be "
+            f"decoded: {undecodable[0]}"
+        )
     history: list[Event] = []
     history_error = None
     try:
@@ -259,6 +267,7 @@ def fetch_orchestration_item(
         lock_token=token,
         attempt_count=max(row[1] for row in batch),
         history_error=history_error,
+        message_error=message_error,
     )
     return item, None
 
@@ -266,15 +275,21 @@ def fetch_orchestration_item(
 _RELEASE_LOCK = "DELETE FROM instance_locks WHERE token = ? RETURNING instance, locked_until"
 _DELETE_BATCH = "DELETE FROM orchestrator_queue WHERE instance = ? AND batch_token = ?"
 _UPSERT_INSTANCE = """
-INSERT INTO instances (instance, name, version, parent_instance) VALUES (?, ?, ?, ?)
+INSERT INTO instances (instance, name, version, parent_instance, created_at, updated_at)
+    VALUES (:instance, :name, :version, :parent, :now, :now)
 ON CONFLICT (instance) DO UPDATE SET
-    name = excluded.name, version = excluded.version, parent_instance = excluded.parent_instance
+    name = excluded.name, version = excluded.version, parent_instance = excluded.parent_instance,
+    updated_at = excluded.updated_at
 """
+_TOUCH_INSTANCE = "UPDATE instances SET updated_at = ? WHERE instance = ?"
+_HAS_RECORD = "SELECT EXISTS (SELECT 1 FROM instances WHERE instance = ?)"
 _UPSERT_EXECUTION = """
-INSERT INTO executions (instance, execution_id, status, output)
-    VALUES (:instance, :execution_id, COALESCE(:status, :running), :output)
+INSERT INTO executions (instance, execution_id, status, output, started_at, completed_at)
+    VALUES (:instance, :execution_id, COALESCE(:status, :running), :output, :now, :completed)
 ON CONFLICT (instance, execution_id) DO UPDATE SET
-    status = COALESCE(:status, status), output = COALESCE(:output, output)
+    status = COALESCE(:status, status),
+    output = COALESCE(:output, output),
+    completed_at = CASE WHEN :status IS NULL THEN completed_at ELSE :completed END
 """
 _DELETE_ACTIVITY = (
     "DELETE FROM worker_queue WHERE instance = ? AND execution_id = ? AND activity_id = ?"
@@ -309,25 +324,36 @@ def ack_orchestration_item(
             raise LockLostError(operation, "the instance lock expired")
         conn.execute(_DELETE_BATCH, (instance, token))
         if metadata.orchestration_name is not None:
+            parent = None if metadata.parent_instance is None else to_blob(metadata.parent_instance)
+            if parent is not None and not conn.execute(_HAS_RECORD, (parent,)).fetchone()[0]:
+                # The parent was deleted: the child goes with it (``Deletion``'s rule).
+                remove_instances(conn, [instance])
+                return 0
             conn.execute(
                 _UPSERT_INSTANCE,
-                (
-                    instance,
-                    to_blob(metadata.orchestration_name),
-                    None
+                {
+                    "instance": instance,
+                    "name": to_blob(metadata.orchestration_name),
+                    "version": None
                     if metadata.orchestration_version is None
                     else to_blob(metadata.orchestration_version),
-                    None if metadata.parent_instance is None else to_blob(metadata.parent_instance),
-                ),
+                    "parent": parent,
+                    "now": now,
+                },
             )
+        else:
+            conn.execute(_TOUCH_INSTANCE, (now, instance))
+        status = metadata.status
         conn.execute(
             _UPSERT_EXECUTION,
             {
                 "instance": instance,
                 "execution_id": execution_id,
-                "status": None if metadata.status is None else metadata.status.value,
+                "status": None if status is None else status.value,
                 "running": Status.RUNNING.value,
                 "output": None if metadata.output is None else to_blob(metadata.output),
+                "now": now,
+                "completed": now if status is not None and status.is_terminal else None,
             },
         )
         if history_delta:
@@ -413,11 +439,17 @@ def enqueue_for_worker(conn: sqlite3.Connection, now: int, item: ActivityExecute
 _TAKE_WORK = """
 UPDATE worker_queue SET
     token = id || '.' || :token, visible_at = :until, attempt_count = attempt_count + 1
-WHERE id = (SELECT id FROM worker_queue WHERE +visible_at <= :now ORDER BY id LIMIT 1)
+WHERE id = (SELECT id FROM worker_queue WHERE +visible_at <= :now {queues} ORDER BY id LIMIT 1)
     AND visible_at <= :now
-RETURNING token, attempt_count, data
+RETURNING token, attempt_count, data, instance, execution_id, activity_id, queue
 """
-_NEXT_WORK_WAKE = "SELECT MIN(visible_at) FROM worker_queue WHERE visible_at > ?"
+_NEXT_WORK_WAKE = "SELECT MIN(visible_at) FROM worker_queue WHERE visible_at > :now {queues}"
+_ANY_QUEUE = ""
+
+
+def _served(count: int) -> str:
+    """The SQL condition restricting the worker queue to ``count`` named queues."""
+    return "AND queue IN (" + ", ".join(f":q{n}" for n in range(count)) + ")"
 
 
 def _leased_row(token: str) -> int:
@@ -426,22 +458,48 @@ def _leased_row(token: str) -> int:
     return int(head) if head.isascii() and head.isdigit() else -1
 
 
+_TAKE_ANY_WORK = _TAKE_WORK.format(queues=_ANY_QUEUE)
+_NEXT_ANY_WORK_WAKE = _NEXT_WORK_WAKE.format(queues=_ANY_QUEUE)
+
+
 def fetch_work_item(
-    conn: sqlite3.Connection, now: int, lock_ms: int, token: str
+    conn: sqlite3.Connection,
+    now: int,
+    lock_ms: int,
+    token: str,
+    queues: Sequence[str] | None = None,
 ) -> tuple[WorkLease | None, NextWake]:
+    """Lease the oldest fetchable item, of any queue or (``queues``) of those queues only."""
+    params: dict[str, object] = {"token": token, "until": now + lock_ms, "now": now}
+    take, next_wake = _TAKE_ANY_WORK, _NEXT_ANY_WORK_WAKE
+    if queues is not None:
+        served = _served(len(queues))
+        take, next_wake = _TAKE_WORK.format(queues=served), _NEXT_WORK_WAKE.format(queues=served)
+        params.update({f"q{n}": to_blob(queue) for n, queue in enumerate(queues)})
     # One conditional statement claims the row: SQLite runs it under the write lock, and
     # its WHERE only matches a row nobody holds.
-    taken = conn.execute(
-        _TAKE_WORK, {"token": token, "until": now + lock_ms, "now": now}
-    ).fetchall()
+    taken = conn.execute(take, params).fetchall()
     if not taken:
-        return None, conn.execute(_NEXT_WORK_WAKE, (now,)).fetchone()[0]
-    lease_token, attempt_count, data = taken[0]
+        return None, conn.execute(next_wake, params).fetchone()[0]
+    lease_token, attempt_count, data, instance, execution_id, activity_id, queue = taken[0]
+    lock_token = lease_token.decode()
     try:
         item = codec.decode_work_item(data)
     except CorruptDataError as exc:
-        raise CorruptDataError("fetch_work_item", exc.message) from exc
-    return WorkLease(item=item, lock_token=lease_token.decode(), attempt_count=attempt_count), None
+        stand_in = ActivityExecute(
+            instance=from_blob(instance),
+            execution_id=execution_id,
+            id=activity_id,
+            name="",
+            input="",
+            queue=from_blob(queue),
+        )
+        error = f"worker item {activity_id} of {stand_in.instance!r}: {exc.message}"
+        lease = WorkLease(
+            item=stand_in, lock_token=lock_token, attempt_count=attempt_count, item_error=error
+        )
+        return lease, None
+    return WorkLease(item=item, lock_token=lock_token, attempt_count=attempt_count), None
 
 
 _FORGET_WORK = """
@@ -546,19 +604,19 @@ def list_executions(conn: sqlite3.Connection, instance: str) -> list[int]:
 
 
 def append_history(
-    conn: sqlite3.Connection, instance: str, execution_id: int, events: Sequence[Event]
+    conn: sqlite3.Connection, now: int, instance: str, execution_id: int, events: Sequence[Event]
 ) -> None:
     key = to_blob(instance)
     with _transaction(conn):
-        conn.execute(_ENSURE_EXECUTION, (key, execution_id, Status.RUNNING.value))
+        conn.execute(_ENSURE_EXECUTION, (key, execution_id, Status.RUNNING.value, now))
         if events:
             _insert_history(conn, "append_history", key, execution_id, events)
 
 
-def corrupt_history(conn: sqlite3.Connection, instance: str, execution_id: int) -> None:
+def corrupt_history(conn: sqlite3.Connection, now: int, instance: str, execution_id: int) -> None:
     key = to_blob(instance)
     with _transaction(conn):
-        conn.execute(_ENSURE_EXECUTION, (key, execution_id, Status.RUNNING.value))
+        conn.execute(_ENSURE_EXECUTION, (key, execution_id, Status.RUNNING.value, now))
         changed = conn.execute(
             "UPDATE history SET data = ? WHERE instance = ? AND execution_id = ?",
             (_CORRUPT_HISTORY, key, execution_id),
@@ -566,3 +624,42 @@ def corrupt_history(conn: sqlite3.Connection, instance: str, execution_id: int) 
         if changed == 0:
             # Event ids start at 1, so row 0 never collides with a later append.
             conn.execute(_INSERT_HISTORY, (key, execution_id, 0, _CORRUPT_HISTORY))
+
+
+def corrupt_orchestrator_messages(conn: sqlite3.Connection, instance: str) -> int:
+    return conn.execute(
+        "UPDATE orchestrator_queue SET data = ? WHERE instance = ?",
+        (_CORRUPT_MESSAGE, to_blob(instance)),
+    ).rowcount
+
+
+def corrupt_work_items(conn: sqlite3.Connection, instance: str) -> int:
+    return conn.execute(
+        "UPDATE worker_queue SET data = ? WHERE instance = ?", (_CORRUPT_MESSAGE, to_blob(instance))
+    ).rowcount
+
+
+# -- deletion ----------------------------------------------------------------------------
+
+_FROM_DOOMED = "WHERE instance IN (SELECT instance FROM temp.doomed)"
+_REMOVALS = (
+    "DELETE FROM instances " + _FROM_DOOMED,
+    "DELETE FROM executions " + _FROM_DOOMED,
+    "DELETE FROM history " + _FROM_DOOMED,
+    "DELETE FROM orchestrator_queue " + _FROM_DOOMED,
+    "DELETE FROM worker_queue " + _FROM_DOOMED,
+    "DELETE FROM instance_locks " + _FROM_DOOMED,
+)
+
+
+def remove_instances(conn: sqlite3.Connection, instances: Sequence[bytes]) -> tuple[int, ...]:
+    """Remove everything stored for ``instances`` (no tree walk); rows removed per table.
+
+    The counts are for instances, executions, history, orchestrator queue, worker queue and
+    instance locks, in that order. Runs inside the caller's transaction.
+    """
+    conn.execute("DELETE FROM temp.doomed")
+    conn.executemany("INSERT OR IGNORE INTO temp.doomed VALUES (?)", [(i,) for i in instances])
+    counts = tuple(conn.execute(statement).rowcount for statement in _REMOVALS)
+    conn.execute("DELETE FROM temp.doomed")
+    return counts

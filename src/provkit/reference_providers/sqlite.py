@@ -14,7 +14,7 @@ import secrets
 import shutil
 import sqlite3
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from types import TracebackType
 from typing import TypeVar
 
@@ -24,15 +24,25 @@ from provkit.contract import (
     ActivityId,
     Capability,
     Clock,
+    DeleteResult,
+    ExecutionInfo,
     ExecutionMetadata,
+    InstanceFilter,
+    InstanceInfo,
+    InstancePage,
     OrchestrationItem,
     Provider,
     ProviderError,
+    PruneResult,
+    QueueDepths,
+    Status,
     SystemClock,
+    SystemMetrics,
     WorkLease,
 )
 from provkit.contract.events import Event
 from provkit.contract.messages import ActivityExecute, OrchestratorMessage
+from provkit.reference_providers import _sqlite_admin as admin
 from provkit.reference_providers import _sqlite_ops as ops
 from provkit.reference_providers._sqlite_conn import Calls, open_connection
 from provkit.reference_providers._wakeup import NextWake, Wakeup, long_poll
@@ -43,22 +53,25 @@ _T = TypeVar("_T")
 class SqliteProvider:
     """A ``Provider`` on one SQLite connection: ``open_memory()`` or ``open_file(path)``.
 
-    Declares ``CLOCK`` (``set_clock``), ``FAULT_INJECTION`` (``corrupt_history``) and
-    ``LONG_POLL`` (fetches wait for this provider's own enqueues, acks and abandons, and for
-    delayed work to become visible). A fetch cancelled while in flight releases whatever it
-    locked. A file database reopened later sees everything committed before.
+    Declares every capability: ``CLOCK`` (``set_clock``), ``FAULT_INJECTION`` (corrupt
+    history and messages), ``LONG_POLL`` (fetches wait for this provider's own enqueues, acks
+    and abandons, and for delayed work to become visible), ``MANAGEMENT``, ``DELETION``,
+    ``PRUNE`` and ``TASK_QUEUES``. A fetch cancelled while in flight releases whatever it
+    locked. A file database reopened later sees everything committed before; one written by
+    the previous schema version is upgraded when opened.
     """
 
     def __init__(self, conn: aiosqlite.Connection, name: str, clock: Clock | None) -> None:
         self.name = name
-        self.capabilities = frozenset(
-            {Capability.CLOCK, Capability.FAULT_INJECTION, Capability.LONG_POLL}
-        )
+        self.capabilities = frozenset(Capability)
         self._calls = Calls(conn)
         self._clock: Clock = SystemClock() if clock is None else clock
         self._closed = False
         self._orchestrator_wakeup = Wakeup()
         self._worker_wakeup = Wakeup()
+        # Fetches serving chosen task queues wait apart: any new item wakes them all, since
+        # the single-line hand-over of ``_worker_wakeup`` could give it to one that skips it.
+        self._queue_wakeup = Wakeup()
         # Tokens only need to be unique: a random per-provider prefix (another provider may
         # share the file) and a counter are much cheaper than a uuid4 per fetch.
         self._token_prefix = secrets.token_hex(8) + "-"
@@ -86,6 +99,11 @@ class SqliteProvider:
 
     def _new_token(self) -> str:
         return f"{self._token_prefix}{next(self._token_serial):x}"
+
+    def _wake_workers(self, count: int = 1) -> None:
+        """Tell waiting worker fetches that ``count`` items may have become fetchable."""
+        self._wake_early(self._worker_wakeup, count)
+        self._queue_wakeup.notify_all()
 
     @staticmethod
     def _wake_early(wakeup: Wakeup, count: int) -> None:
@@ -175,7 +193,8 @@ class SqliteProvider:
                 self._events,
             ),
         )
-        self._wake_early(self._worker_wakeup, len(worker_items))
+        if worker_items:
+            self._wake_workers(len(worker_items))
         self._orchestrator_wakeup.notify(await run)
 
     async def abandon_orchestration_item(
@@ -202,10 +221,27 @@ class SqliteProvider:
     async def enqueue_for_worker(self, item: ActivityExecute) -> None:
         now = self._clock.now_ms()
         await self._run("enqueue_for_worker", lambda conn: ops.enqueue_for_worker(conn, now, item))
-        self._worker_wakeup.notify()
+        self._wake_workers()
 
     async def fetch_work_item(
         self, lock_timeout: float, poll_timeout: float = 0.0
+    ) -> WorkLease | None:
+        return await self._fetch_work("fetch_work_item", None, lock_timeout, poll_timeout)
+
+    async def fetch_work_item_from(
+        self, queues: Collection[str], lock_timeout: float, poll_timeout: float = 0.0
+    ) -> WorkLease | None:
+        served = sorted(set(queues))
+        if not served:
+            return None
+        return await self._fetch_work("fetch_work_item_from", served, lock_timeout, poll_timeout)
+
+    async def _fetch_work(
+        self,
+        operation: str,
+        queues: list[str] | None,
+        lock_timeout: float,
+        poll_timeout: float,
     ) -> WorkLease | None:
         lock_ms = ops.ms(lock_timeout)
 
@@ -213,14 +249,15 @@ class SqliteProvider:
             now, token = self._clock.now_ms(), self._new_token()
             try:
                 return await self._run(
-                    "fetch_work_item", lambda conn: ops.fetch_work_item(conn, now, lock_ms, token)
+                    operation, lambda conn: ops.fetch_work_item(conn, now, lock_ms, token, queues)
                 )
             except asyncio.CancelledError:
                 later = self._clock.now_ms()
                 self._undo(lambda conn: ops.forget_work_fetch(conn, later, token))
                 raise
 
-        return await long_poll(self._worker_wakeup, attempt, poll_timeout, self._clock)
+        wakeup = self._worker_wakeup if queues is None else self._queue_wakeup
+        return await long_poll(wakeup, attempt, poll_timeout, self._clock)
 
     async def ack_work_item(self, lock_token: str, completion: OrchestratorMessage | None) -> None:
         now = self._clock.now_ms()
@@ -238,7 +275,7 @@ class SqliteProvider:
             "abandon_work_item",
             lambda conn: ops.abandon_work_item(conn, now, lock_token, delay_ms, ignore_attempt),
         )
-        self._worker_wakeup.notify()
+        self._wake_workers()
 
     async def renew_work_item_lock(self, lock_token: str, extend_for: float) -> None:
         now, extend_ms = self._clock.now_ms(), ops.ms(extend_for)
@@ -264,15 +301,80 @@ class SqliteProvider:
     async def append_history(
         self, instance: str, execution_id: int, events: Sequence[Event]
     ) -> None:
+        now = self._clock.now_ms()
         await self._run(
             "append_history",
-            lambda conn: ops.append_history(conn, instance, execution_id, events),
+            lambda conn: ops.append_history(conn, now, instance, execution_id, events),
         )
+
+    # -- fault injection -----------------------------------------------------------------
 
     async def corrupt_history(self, instance: str, execution_id: int) -> None:
         """Overwrite that execution's stored history with text the codec cannot decode."""
+        now = self._clock.now_ms()
         await self._run(
-            "corrupt_history", lambda conn: ops.corrupt_history(conn, instance, execution_id)
+            "corrupt_history", lambda conn: ops.corrupt_history(conn, now, instance, execution_id)
+        )
+
+    async def corrupt_orchestrator_messages(self, instance: str) -> int:
+        """Overwrite the stored text of every message queued for ``instance``."""
+        return await self._run(
+            "corrupt_orchestrator_messages",
+            lambda conn: ops.corrupt_orchestrator_messages(conn, instance),
+        )
+
+    async def corrupt_work_items(self, instance: str) -> int:
+        """Overwrite the stored text of every worker item of ``instance``."""
+        return await self._run(
+            "corrupt_work_items", lambda conn: ops.corrupt_work_items(conn, instance)
+        )
+
+    # -- management, deletion, prune -----------------------------------------------------
+
+    async def get_instance_info(self, instance: str) -> InstanceInfo:
+        return await self._run(
+            "get_instance_info", lambda conn: admin.get_instance_info(conn, instance)
+        )
+
+    async def get_execution_info(self, instance: str, execution_id: int) -> ExecutionInfo:
+        return await self._run(
+            "get_execution_info",
+            lambda conn: admin.get_execution_info(conn, instance, execution_id),
+        )
+
+    async def list_instances(
+        self, *, status: Status | None = None, limit: int = 100, cursor: str | None = None
+    ) -> InstancePage:
+        return await self._run(
+            "list_instances", lambda conn: admin.list_instances(conn, status, limit, cursor)
+        )
+
+    async def get_queue_depths(self) -> QueueDepths:
+        return await self._run("get_queue_depths", admin.get_queue_depths)
+
+    async def get_system_metrics(self) -> SystemMetrics:
+        return await self._run("get_system_metrics", admin.get_system_metrics)
+
+    async def delete_instance(self, instance: str, *, force: bool = False) -> DeleteResult:
+        return await self._run(
+            "delete_instance", lambda conn: admin.delete_instance(conn, instance, force)
+        )
+
+    async def delete_instances(self, selection: InstanceFilter) -> DeleteResult:
+        return await self._run(
+            "delete_instances", lambda conn: admin.delete_instances(conn, selection)
+        )
+
+    async def prune_executions(
+        self,
+        instance: str,
+        *,
+        keep_last: int | None = None,
+        completed_before_ms: int | None = None,
+    ) -> PruneResult:
+        return await self._run(
+            "prune_executions",
+            lambda conn: admin.prune_executions(conn, instance, keep_last, completed_before_ms),
         )
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -284,6 +386,7 @@ class SqliteProvider:
         self._closed = True
         self._orchestrator_wakeup.notify_all()
         self._worker_wakeup.notify_all()
+        self._queue_wakeup.notify_all()
         await asyncio.gather(*self._undoing, return_exceptions=True)
         try:
             await self._calls.close()
