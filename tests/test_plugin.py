@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from provkit.conformance import SUITE_VERSION
-from provkit.conformance._markers import CATEGORIES
+from provkit.conformance._markers import CATEGORIES, EXTENDED
 from provkit.conformance._summary import PASSED, Outcomes, RunInfo, render
 
 FAKE = "--provider=fake_providers:FakeFactory"
@@ -42,14 +42,19 @@ def events(pytester: pytest.Pytester) -> list[str]:
     return (pytester.path / "provider-events.log").read_text().split()
 
 
+def summary_counts(result: pytest.RunResult, category: str) -> tuple[int, int, int, int, int]:
+    """(passed, failed, skipped, skipped by capability, known) of ``category`` in the summary."""
+    for line in result.outlines:
+        match = re.fullmatch(rf"{category}\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)", line)
+        if match:
+            passed, failed, skipped, by_capability, known = map(int, match.groups())
+            return passed, failed, skipped, by_capability, known
+    raise AssertionError(f"no summary row for {category!r} in:\n{result.stdout.str()}")
+
+
 def summary_row(result: pytest.RunResult, category: str) -> tuple[int, int, int]:
     """(passed, failed, skipped) of ``category`` in the provkit summary."""
-    for line in result.outlines:
-        match = re.fullmatch(rf"{category}\s+(\d+)\s+(\d+)\s+(\d+)", line)
-        if match:
-            passed, failed, skipped = map(int, match.groups())
-            return passed, failed, skipped
-    raise AssertionError(f"no summary row for {category!r} in:\n{result.stdout.str()}")
+    return summary_counts(result, category)[:3]
 
 
 def error_lines(result: pytest.RunResult) -> list[str]:
@@ -70,12 +75,13 @@ def test_help_lists_the_options(project: pytest.Pytester) -> None:
 
 
 def test_markers_are_registered(project: pytest.Pytester) -> None:
-    """The six category markers and ``provider_benchmark`` are listed by ``--markers``."""
+    """Every category marker, ``provider_benchmark`` and the capability markers are listed."""
     result = project.runpytest("--markers")
     names = {
         m.group(1) for line in result.outlines if (m := re.match(r"@pytest\.mark\.(\w+)", line))
     }
-    assert {*CATEGORIES, "provider_benchmark"} <= names
+    assert {*CATEGORIES, *EXTENDED, "provider_benchmark"} <= names
+    assert {"capability", "without_capability"} <= names
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "nan", "inf"])
@@ -214,10 +220,13 @@ def test_factory_may_be_a_class_an_instance_or_a_callable(
 def test_every_test_gets_a_fresh_provider_disposed_even_after_failure(
     fakes: pytest.Pytester,
 ) -> None:
-    """One create and one dispose per test (plus the up-front check), failing tests included."""
+    """One create and one dispose per test run (plus the up-front check), failing ones too.
+
+    A test skipped for a capability the provider lacks never gets a provider.
+    """
     result = fakes.runpytest(FAKE, "fake_suite.py")
     result.assert_outcomes(passed=3, failed=1, skipped=1, deselected=1)
-    assert events(fakes) == ["create", "dispose"] * 6
+    assert events(fakes) == ["create", "dispose"] * 5
 
 
 def test_provider_is_closed_when_the_factory_has_no_dispose(fakes: pytest.Pytester) -> None:
@@ -334,13 +343,28 @@ def test_summary_counts_outcomes_per_category(fakes: pytest.Pytester) -> None:
     )
 
 
-def test_summary_names_a_declared_capability_without_its_method(fakes: pytest.Pytester) -> None:
-    """A provider declaring CLOCK without ``set_clock`` gets that named in the summary."""
-    result = fakes.runpytest(
-        "--provider=fake_providers:ClockClaimingFactory", "fake_suite.py", "-k", "fifo"
-    )
-    result.assert_outcomes(errors=1, deselected=5)
-    result.stdout.fnmatch_lines(["missing:  *, set_clock (declares clock)"])
+@pytest.mark.parametrize(
+    ("factory", "gap"),
+    [
+        pytest.param("ClockClaimingFactory", "Capability.CLOCK but has no set_clock()", id="clock"),
+        pytest.param(
+            "ManagementClaimingFactory",
+            "Capability.MANAGEMENT but has no get_execution_info(), get_instance_info(), "
+            "get_system_metrics(), list_instances()",
+            id="management",
+        ),
+    ],
+)
+def test_declared_capability_without_its_methods_ends_the_run_in_one_line(
+    fakes: pytest.Pytester, factory: str, gap: str
+) -> None:
+    """A provider declaring a capability it lacks methods of: one line naming them, exit 4."""
+    result = fakes.runpytest(f"--provider=fake_providers:{factory}", "fake_suite.py")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert error_lines(result) == [
+        f"ERROR: provkit: --provider=fake_providers:{factory} (fake provider) declares {gap} "
+        "(implement them or stop declaring the capability)"
+    ]
 
 
 def test_failure_report_shows_the_test_docstring(fakes: pytest.Pytester) -> None:
@@ -383,7 +407,7 @@ def test_full_passing_run_gives_a_pass_verdict() -> None:
     )
     lines, verdict, passed = render(info, outcomes)
     assert [line.split() for line in lines if line.split()[:1] == ["atomicity"]] == [
-        ["atomicity", "2", "0", "0"]
+        ["atomicity", "2", "0", "0", "0", "0"]
     ]
     assert (verdict, passed) == (
         f"PASS: sqlite-memory conforms to provkit conformance suite {SUITE_VERSION} (12 passed)",
@@ -410,6 +434,150 @@ def test_suite_helpers_get_assertion_rewriting(fakes: pytest.Pytester) -> None:
         """
     )
     fakes.runpytest(FAKE, "check_rewrite.py").assert_outcomes(passed=1)
+
+
+# -- capabilities ----------------------------------------------------------------------
+
+GATED = ["instance_creation", "management", "deletion", "prune", "corruption"]
+"""Extended categories every test of which needs a capability."""
+
+
+def test_undeclared_capability_skips_with_its_name_and_is_counted(fakes: pytest.Pytester) -> None:
+    """A LONG_POLL test of a provider without it is skipped naming LONG_POLL, counted apart."""
+    result = fakes.runpytest(FAKE, "fake_suite.py", "-rs", "-k", "long_poll or fifo")
+    result.assert_outcomes(passed=1, skipped=1, deselected=4)
+    result.stdout.fnmatch_lines(["SKIPPED*provider does not declare Capability.LONG_POLL"])
+    assert summary_counts(result, "queue_semantics") == (1, 0, 1, 1, 0)
+
+
+def test_declared_capability_runs_its_tests(fakes: pytest.Pytester) -> None:
+    """The same LONG_POLL test runs (and passes) for a provider declaring the capability."""
+    result = fakes.runpytest(
+        "--provider=fake_providers:LongPollingFactory", "fake_suite.py", "-k", "long_poll"
+    )
+    result.assert_outcomes(passed=1, deselected=5)
+    assert summary_counts(result, "queue_semantics") == (1, 0, 0, 0, 0)
+
+
+def test_provider_without_optional_capabilities_runs_core_and_skips_the_rest(
+    fakes: pytest.Pytester,
+) -> None:
+    """No capability declared: gated categories skip with the capability named, a core one runs.
+
+    One core category stands for all (they carry no capability marker: see the suite test
+    below); polling and task_queues still run their tests meant for every provider.
+    """
+    selection = " or ".join(["multi_execution", "polling", "task_queues", *GATED])
+    result = fakes.runpytest(
+        "--provider=outside_factories:NoCapabilitiesSqliteFactory", "-m", selection, "-rs"
+    )
+
+    assert result.ret == pytest.ExitCode.OK
+    needs = {
+        "instance_creation": "MANAGEMENT",
+        "management": "MANAGEMENT",
+        "deletion": "DELETION",
+        "prune": "PRUNE",
+        "corruption": "FAULT_INJECTION",
+    }
+    for category, capability in needs.items():
+        passed, failed, skipped, by_capability, known = summary_counts(result, category)
+        assert (passed, failed, known) == (0, 0, 0), category
+        assert skipped == by_capability > 0, category
+        result.stdout.fnmatch_lines(
+            [f"SKIPPED*test_{category}.py*provider does not declare Capability.{capability}"]
+        )
+    core = summary_counts(result, "multi_execution")
+    assert (core[0] > 0, core[1:]) == (True, (0, 0, 0, 0))
+    polling = summary_counts(result, "polling")
+    assert (polling[0], polling[1], polling[3]) == (6, 0, polling[2])
+    assert summary_counts(result, "task_queues")[:2] == (1, 0)
+    result.stdout.fnmatch_lines(["PASS (partial): * passed, * skipped; *"])
+
+
+def test_core_categories_never_depend_on_a_capability() -> None:
+    """No test module of a core category carries a capability marker."""
+    from provkit.conformance._layout import SUITE_DIR
+
+    for category in CATEGORIES:
+        text = (SUITE_DIR / f"test_{category}.py").read_text()
+        assert "mark.capability" not in text, category
+        assert "mark.without_capability" not in text, category
+
+
+# -- known failures --------------------------------------------------------------------
+
+
+def known_failures(pytester: pytest.Pytester, *lines: str) -> str:
+    """Write a known-failures file; returns its option."""
+    (pytester.path / "known.txt").write_text("\n".join(lines) + "\n")
+    return "--provkit-known-failures=known.txt"
+
+
+def test_listed_failing_test_is_reported_as_known(fakes: pytest.Pytester) -> None:
+    """A listed test that fails is an expected failure: counted as known, and the run passes."""
+    option = known_failures(
+        fakes, "# fails for this provider", "fake_suite.py::test_empty_queue_yields_an_item"
+    )
+    result = fakes.runpytest(FAKE, option, "fake_suite.py", "-m", "atomicity")
+
+    assert result.ret == pytest.ExitCode.OK
+    result.assert_outcomes(passed=2, xfailed=1, deselected=3)
+    assert summary_counts(result, "atomicity") == (2, 0, 0, 0, 1)
+    result.stdout.fnmatch_lines(["PASS (partial): 2 passed, 1 known failures; *"])
+
+
+def test_listed_test_that_passes_fails_the_run(fakes: pytest.Pytester) -> None:
+    """A listed test that passes fails the run and is named, so the list only shrinks."""
+    option = known_failures(
+        fakes, "fake_suite.py::test_fifo", "fake_suite.py::test_empty_queue_yields_an_item"
+    )
+    result = fakes.runpytest(FAKE, option, "fake_suite.py")
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(passed=2, failed=1, xfailed=1, skipped=1, deselected=1)
+    assert summary_counts(result, "queue_semantics") == (0, 1, 1, 1, 0)
+    result.stdout.fnmatch_lines(
+        [
+            "passed although listed as known failures (remove them from *known.txt):",
+            "  [queue_semantics] fake_suite.py::test_fifo",
+            "FAIL: 1 of 5 tests failed (queue_semantics), 1 of them listed as known failures "
+            "but passed",
+        ]
+    )
+
+
+def test_known_failures_name_suite_tests_by_module_and_name(fakes: pytest.Pytester) -> None:
+    """A real suite test listed as test_module.py::name (all its parameters) is expected to fail."""
+    option = known_failures(
+        fakes,
+        "test_multi_execution.py::test_read_follows_the_latest_execution",
+        "test_multi_execution.py::no_such_test",
+    )
+    result = fakes.runpytest("--provider=sqlite-memory", option, "-m", "multi_execution")
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "passed although listed as known failures *",
+            "  [[]multi_execution] *test_multi_execution.py::test_read_follows_the_latest_exec*",
+            "listed as known failures in *known.txt but not in this run:",
+            "  test_multi_execution.py::no_such_test",
+        ]
+    )
+
+
+def test_unreadable_known_failures_file_is_one_line(fakes: pytest.Pytester) -> None:
+    """A missing known-failures file ends the run with one line naming it."""
+    result = fakes.runpytest(FAKE, "--provkit-known-failures=missing.txt", "fake_suite.py")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    lines = error_lines(result)
+    assert len(lines) == 1
+    assert re.fullmatch(
+        r"ERROR: provkit: cannot read --provkit-known-failures file '.*missing\.txt': "
+        r"No such file or directory",
+        lines[0],
+    )
 
 
 # -- asyncio modes ---------------------------------------------------------------------

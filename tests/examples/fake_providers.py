@@ -70,6 +70,31 @@ class ClockClaimingFactory:
         return ClockClaimingProvider()
 
 
+class ManagementClaimingProvider(FakeProvider):
+    """Declares ``MANAGEMENT`` and ``LONG_POLL`` but has only one management method."""
+
+    capabilities = frozenset({Capability.MANAGEMENT, Capability.LONG_POLL})
+
+    async def get_queue_depths(self) -> None:
+        return None
+
+
+class ManagementClaimingFactory:
+    async def create_provider(self) -> FakeProvider:
+        return ManagementClaimingProvider()
+
+
+class LongPollingProvider(FakeProvider):
+    """Declares ``LONG_POLL`` (which has no methods)."""
+
+    capabilities = frozenset({Capability.LONG_POLL})
+
+
+class LongPollingFactory:
+    async def create_provider(self) -> FakeProvider:
+        return LongPollingProvider()
+
+
 fake_factory = FakeFactory()
 
 

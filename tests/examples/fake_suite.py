@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from provkit.conformance import SuiteClock, Timing
+from provkit.contract import Capability
 
 pytestmark = pytest.mark.asyncio
 
@@ -33,9 +34,10 @@ async def test_each_test_gets_a_fresh_provider(provider: Any) -> None:
 
 
 @pytest.mark.queue_semantics
+@pytest.mark.capability(Capability.LONG_POLL)
 async def test_needs_long_poll(provider: Any) -> None:
-    """Skipped: the provider does not declare LONG_POLL."""
-    pytest.skip("provider does not declare the long_poll capability")
+    """Runs only for providers declaring LONG_POLL."""
+    assert await provider.fetch_work_item(1.0, 0.01) is None
 
 
 @pytest.mark.queue_semantics

@@ -12,10 +12,21 @@ from typing import Any, cast
 import pytest
 import pytest_asyncio
 
+from provkit.conformance._capability_gate import require
 from provkit.conformance._guard import GuardedProvider, close_provider, open_provider
 from provkit.conformance._settings import SETTINGS_KEY, SuiteSettings
 from provkit.conformance._timing import SuiteClock, Timing
-from provkit.contract import Capability, ClockControl, ManualClock, Provider
+from provkit.contract import (
+    Capability,
+    ClockControl,
+    Deletion,
+    FaultInjection,
+    Management,
+    ManualClock,
+    Provider,
+    Prune,
+    TaskQueues,
+)
 
 
 def _settings(request: pytest.FixtureRequest) -> SuiteSettings:
@@ -56,3 +67,42 @@ def provider(
     """A fresh provider for this test whose calls fail the test if they hang."""
     guarded = GuardedProvider(_provider_under_test, _settings(request).op_timeout)
     return cast(Provider, guarded)
+
+
+# The capability views below are the same guarded provider, typed as the capability's
+# protocol; each skips its test (naming the capability) when the provider lacks it.
+
+
+@pytest.fixture
+def management(provider: Provider) -> Management:
+    """The provider as ``Management``; needs ``Capability.MANAGEMENT``."""
+    require(provider, Capability.MANAGEMENT)
+    return cast(Management, provider)
+
+
+@pytest.fixture
+def deletion(provider: Provider) -> Deletion:
+    """The provider as ``Deletion``; needs ``Capability.DELETION``."""
+    require(provider, Capability.DELETION)
+    return cast(Deletion, provider)
+
+
+@pytest.fixture
+def pruning(provider: Provider) -> Prune:
+    """The provider as ``Prune``; needs ``Capability.PRUNE``."""
+    require(provider, Capability.PRUNE)
+    return cast(Prune, provider)
+
+
+@pytest.fixture
+def task_queues(provider: Provider) -> TaskQueues:
+    """The provider as ``TaskQueues``; needs ``Capability.TASK_QUEUES``."""
+    require(provider, Capability.TASK_QUEUES)
+    return cast(TaskQueues, provider)
+
+
+@pytest.fixture
+def faults(provider: Provider) -> FaultInjection:
+    """The provider's fault-injection hooks; needs ``Capability.FAULT_INJECTION``."""
+    require(provider, Capability.FAULT_INJECTION)
+    return cast(FaultInjection, provider)

@@ -1,4 +1,5 @@
-"""The suite's markers: one per conformance category, plus the opt-in provider benchmarks.
+"""The suite's markers: one per conformance category, the opt-in provider benchmarks, and
+the capability markers that gate tests on what a provider declares.
 
 Plain data shared by the plugin (registration, selection) and the end-of-run summary.
 """
@@ -17,12 +18,33 @@ CATEGORIES: dict[str, str] = {
 }
 """The core categories, in the order reports list them; none of them is optional."""
 
+EXTENDED: dict[str, str] = {
+    "instance_creation": "instance records exist only after an ack names the orchestration",
+    "poison": "delivery counts per message, across redelivery, for poison detection",
+    "polling": "fetches return at once, or wait and wake as LONG_POLL says",
+    "management": "instance and execution records, listing, queue depths, metrics",
+    "deletion": "instance trees deleted whole, exactly, and only when allowed",
+    "prune": "old executions pruned by keep_last and completed_before",
+    "task_queues": "workers only receive items of the queues they serve, FIFO per queue",
+    "payloads": "ids, names and payloads of any size and text stored byte-exact",
+    "corruption": "undecodable history and messages reported, counted, never blocking",
+}
+"""The extended categories, in report order; their tests may need optional capabilities."""
+
+CAPABILITY = "capability"
+"""Marker ``capability(Capability.X, ...)``: the test needs those capabilities declared."""
+WITHOUT_CAPABILITY = "without_capability"
+"""Marker ``without_capability(Capability.X)``: the test is for providers lacking it."""
+
 BENCHMARK = "provider_benchmark"
 """Benchmarks of single provider operations; they run only when ``-m`` selects them."""
 
 MARKERS: dict[str, str] = {
     **CATEGORIES,
+    **EXTENDED,
     BENCHMARK: "benchmark of single provider operations (run only with -m provider_benchmark)",
+    CAPABILITY: "capability(Capability.X, ...): skipped unless the provider declares them all",
+    WITHOUT_CAPABILITY: "without_capability(Capability.X): skipped if the provider declares it",
 }
 
 OTHER = "other"
@@ -32,7 +54,7 @@ OTHER = "other"
 def category_of(marker_names: Iterable[str]) -> str:
     """The report row of a test carrying ``marker_names``."""
     names = set(marker_names)
-    for name in MARKERS:
+    for name in (*CATEGORIES, *EXTENDED, BENCHMARK):
         if name in names:
             return name
     return OTHER

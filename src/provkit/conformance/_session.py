@@ -17,12 +17,31 @@ import pytest
 
 from provkit._provider_spec import ProviderSpecError, describe, load_factory
 from provkit.conformance import SUITE_VERSION
+from provkit.conformance._capability_gate import is_capability_skip, skip_reason
 from provkit.conformance._guard import bounded, open_provider
+from provkit.conformance._known_failures import UNEXPECTED_PASS_PREFIX, KnownFailures
 from provkit.conformance._layout import in_suite
 from provkit.conformance._markers import BENCHMARK, CATEGORIES, category_of
 from provkit.conformance._settings import BASE_OP_TIMEOUT, SETTINGS_KEY, SuiteSettings
-from provkit.conformance._summary import FAILED, PASSED, SKIPPED, Failure, Outcomes, RunInfo, render
-from provkit.contract import CONTRACT_VERSION, ProviderFactory, missing_members
+from provkit.conformance._summary import (
+    FAILED,
+    KNOWN,
+    NO_CAPABILITY,
+    PASSED,
+    SKIPPED,
+    UNEXPECTED_PASS,
+    Failure,
+    Outcomes,
+    RunInfo,
+    render,
+)
+from provkit.contract import (
+    CONTRACT_VERSION,
+    Capability,
+    ProviderFactory,
+    missing_capability_methods,
+    missing_members,
+)
 from provkit.contract._provider import disposal
 
 DESCRIPTION_SECTION = "provkit: what this test checks"
@@ -31,27 +50,35 @@ _SELECTS_BENCHMARKS = re.compile(rf"\b{BENCHMARK}\b")
 
 
 class ConformanceRun:
-    """Per-run plugin object: factory check up front, benchmark opt-in, summary at the end."""
+    """Per-run plugin object: factory and capability check up front, capability gating,
+    known failures, benchmark opt-in, summary at the end."""
 
-    def __init__(self, spec: str, timescale: float) -> None:
+    def __init__(
+        self, spec: str, timescale: float, known_failures: KnownFailures | None = None
+    ) -> None:
         self._spec = spec
         self._timescale = timescale
+        self._known_failures = known_failures
         self._provider_name = ""
         self._missing: list[str] = []
+        self._capabilities: frozenset[Capability] | None = None
         self._outcomes = Outcomes()
         self._categories: dict[str, str] = {}
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        """Load the factory and make (and dispose of) one provider, or end the run in one line."""
+        """Load the factory and make (and dispose of) one provider, or end the run in one line.
+
+        That line also ends a run whose provider declares a capability without having all
+        of its methods.
+        """
         config = session.config
         op_timeout = BASE_OP_TIMEOUT * self._timescale
         try:
             factory = load_factory(self._spec, config.invocation_params.dir)
             if not config.option.collectonly:
-                self._provider_name, self._missing = asyncio.run(
-                    _probe(factory, self._spec, op_timeout)
-                )
+                probe = asyncio.run(_probe(factory, self._spec, op_timeout))
+                self._provider_name, self._missing, self._capabilities = probe
         except ProviderSpecError as exc:
             raise pytest.UsageError(f"provkit: {exc}") from None
         config.stash[SETTINGS_KEY] = SuiteSettings(
@@ -75,7 +102,15 @@ class ConformanceRun:
     def pytest_collection_modifyitems(
         self, config: pytest.Config, items: list[pytest.Item]
     ) -> None:
-        """Leave out the provider benchmarks unless the ``-m`` expression names them."""
+        """Gate tests on capabilities, expect known failures, and leave out the provider
+        benchmarks unless the ``-m`` expression names them."""
+        if self._capabilities is not None:
+            for item in items:
+                reason = skip_reason(item, self._capabilities)
+                if reason is not None:
+                    item.add_marker(pytest.mark.skip(reason=reason))
+        if self._known_failures is not None:
+            self._known_failures.mark(items)
         if _SELECTS_BENCHMARKS.search(config.option.markexpr or ""):
             return
         benchmarks = [item for item in items if item.get_closest_marker(BENCHMARK)]
@@ -112,13 +147,24 @@ class ConformanceRun:
         # this process did not collect (pytest-xdist workers).
         category = self._categories.get(report.nodeid) or category_of(report.keywords)
         if report.failed:
-            self._outcomes.record(report.nodeid, category, FAILED)
+            longrepr = report.longrepr
+            if isinstance(longrepr, str) and longrepr.startswith(UNEXPECTED_PASS_PREFIX):
+                self._outcomes.record(report.nodeid, category, UNEXPECTED_PASS)
+                self._outcomes.unexpected.append(report.nodeid)
+            else:
+                self._outcomes.record(report.nodeid, category, FAILED)
             description = dict(report.sections).get(DESCRIPTION_SECTION, "")
             self._outcomes.failures.setdefault(
                 report.nodeid, Failure(category, report.nodeid, description)
             )
         elif report.skipped:
-            self._outcomes.record(report.nodeid, category, SKIPPED)
+            if hasattr(report, "wasxfail"):
+                outcome = KNOWN
+            elif is_capability_skip(str(report.longrepr)):
+                outcome = NO_CAPABILITY
+            else:
+                outcome = SKIPPED
+            self._outcomes.record(report.nodeid, category, outcome)
         elif report.when == "call":
             self._outcomes.record(report.nodeid, category, PASSED)
 
@@ -134,6 +180,12 @@ class ConformanceRun:
             contract_version=CONTRACT_VERSION,
             interrupted=exitstatus == pytest.ExitCode.INTERRUPTED,
             missing_members=tuple(self._missing),
+            known_failures_file=None
+            if self._known_failures is None
+            else str(self._known_failures.path),
+            unmatched_known_failures=()
+            if self._known_failures is None
+            else tuple(self._known_failures.unmatched),
         )
         lines, verdict, passed = render(info, self._outcomes)
         terminalreporter.write_sep("=", "provkit conformance summary")
@@ -142,13 +194,20 @@ class ConformanceRun:
         terminalreporter.write_line(verdict, green=passed, red=not passed, bold=True)
 
 
-async def _probe(factory: ProviderFactory, spec: str, limit: float) -> tuple[str, list[str]]:
-    """Create and dispose of one provider: its name and the contract members it lacks."""
+async def _probe(
+    factory: ProviderFactory, spec: str, limit: float
+) -> tuple[str, list[str], frozenset[Capability]]:
+    """Create and dispose of one provider: its name, the contract members it lacks and the
+    capabilities it declares; ``ProviderSpecError`` if a declared one lacks methods."""
     step = "create_provider()"
     try:
         provider = await open_provider(factory, limit)
         name = str(getattr(provider, "name", type(provider).__name__))
         missing = missing_members(provider)
+        declared = frozenset(
+            c for c in getattr(provider, "capabilities", ()) if isinstance(c, Capability)
+        )
+        gaps = missing_capability_methods(provider)
         step, disposing = disposal(factory, provider)
         await bounded(step, disposing, limit)
     except pytest.fail.Exception:
@@ -158,7 +217,16 @@ async def _probe(factory: ProviderFactory, spec: str, limit: float) -> tuple[str
         ) from None
     except Exception as exc:
         raise ProviderSpecError(f"{step} of --provider={spec} raised {describe(exc)}") from None
-    return name, missing
+    if gaps:
+        raise ProviderSpecError(
+            f"--provider={spec} ({name}) declares "
+            + "; ".join(
+                f"Capability.{capability.name} but has no {', '.join(m + '()' for m in methods)}"
+                for capability, methods in gaps.items()
+            )
+            + " (implement them or stop declaring the capability)"
+        )
+    return name, missing, declared
 
 
 def _category(item: pytest.Item) -> str:

@@ -8,10 +8,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from provkit.conformance._markers import CATEGORIES, OTHER
+from provkit.conformance._markers import CATEGORIES, EXTENDED, OTHER
 
 PASSED, FAILED, SKIPPED = "passed", "failed", "skipped"
-_RANK = {PASSED: 0, SKIPPED: 1, FAILED: 2}
+NO_CAPABILITY = "no-capability"
+"""Skipped because of what the provider declares (its reason names the capability)."""
+KNOWN = "known"
+"""Listed in the known-failures file, and failed as expected."""
+UNEXPECTED_PASS = "unexpected-pass"
+"""Listed in the known-failures file, but passed: a failure of the run."""
+_RANK = {PASSED: 0, SKIPPED: 1, NO_CAPABILITY: 1, KNOWN: 2, FAILED: 3, UNEXPECTED_PASS: 3}
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +40,8 @@ class Outcomes:
     results: dict[str, tuple[str, str]] = field(default_factory=dict)
     """nodeid -> (category, outcome)."""
     failures: dict[str, Failure] = field(default_factory=dict)
+    unexpected: list[str] = field(default_factory=list)
+    """Node ids of listed known failures that passed."""
 
     def record(self, nodeid: str, category: str, outcome: str) -> None:
         """Note one phase's outcome; a test's worst phase outcome is its outcome."""
@@ -57,11 +65,15 @@ class RunInfo:
     interrupted: bool
     missing_members: tuple[str, ...] = ()
     """Contract members the provider does not have at all."""
+    known_failures_file: str | None = None
+    """The ``--provkit-known-failures`` file, if one was given."""
+    unmatched_known_failures: tuple[str, ...] = ()
+    """Entries of that file that named no test of this run."""
 
 
 def render(info: RunInfo, outcomes: Outcomes) -> tuple[list[str], str, bool]:
     """The summary lines, the verdict line, and whether the verdict is a pass."""
-    rows = [*CATEGORIES]
+    rows = [*CATEGORIES, *EXTENDED]
     rows += sorted({c for c, _ in outcomes.results.values()} - set(rows) - {OTHER})
     if any(c == OTHER for c, _ in outcomes.results.values()):
         rows.append(OTHER)
@@ -72,39 +84,72 @@ def render(info: RunInfo, outcomes: Outcomes) -> tuple[list[str], str, bool]:
     ]
     if info.missing_members:
         lines.append(f"missing:  {', '.join(info.missing_members)}")
-    lines += [
-        "",
-        f"{'category':<20}{PASSED:>8}{FAILED:>8}{SKIPPED:>9}",
-    ]
-    totals = dict.fromkeys((PASSED, FAILED, SKIPPED), 0)
+    lines += ["", _row("category", PASSED, FAILED, SKIPPED, "by capability", KNOWN)]
+    totals = dict.fromkeys((PASSED, FAILED, SKIPPED, NO_CAPABILITY, KNOWN), 0)
     for row in rows:
-        counts = [outcomes.count(row, o) for o in totals]
-        for outcome, n in zip(totals, counts, strict=True):
+        counts = _counts(outcomes, row)
+        for outcome, n in counts.items():
             totals[outcome] += n
-        if outcomes.selected.get(row, 0) == 0 and not any(counts):
+        if outcomes.selected.get(row, 0) == 0 and not any(counts.values()):
             lines.append(f"{row:<20}{'not selected':>25}")
         else:
-            lines.append(f"{row:<20}{counts[0]:>8}{counts[1]:>8}{counts[2]:>9}")
-    lines.append(f"{'total':<20}{totals[PASSED]:>8}{totals[FAILED]:>8}{totals[SKIPPED]:>9}")
-    if outcomes.failures:
+            lines.append(_row(row, *map(str, counts.values())))
+    lines.append(_row("total", *map(str, totals.values())))
+    lines.append(
+        "(skipped counts every skip; by capability: those skipped for what the provider "
+        "declares; known: listed known failures that failed)"
+    )
+    real_failures = {n: f for n, f in outcomes.failures.items() if n not in outcomes.unexpected}
+    if real_failures:
         lines += ["", "failed:"]
-        for failure in outcomes.failures.values():
+        for failure in real_failures.values():
             lines.append(f"  [{failure.category}] {failure.nodeid}")
             if failure.description:
                 lines.append(f"      {failure.description}")
+    if outcomes.unexpected:
+        source = info.known_failures_file
+        lines += ["", f"passed although listed as known failures (remove them from {source}):"]
+        lines += [f"  [{outcomes.results[n][0]}] {n}" for n in outcomes.unexpected]
+    if info.unmatched_known_failures:
+        source = info.known_failures_file
+        lines += ["", f"listed as known failures in {source} but not in this run:"]
+        lines += [f"  {entry}" for entry in info.unmatched_known_failures]
     verdict, passed = _verdict(info, outcomes, totals)
     return lines, verdict, passed
 
 
+def _row(first: str, *columns: str) -> str:
+    widths = (8, 8, 9, 15, 7)
+    return f"{first:<20}" + "".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True))
+
+
+def _counts(outcomes: Outcomes, category: str) -> dict[str, int]:
+    """passed, failed (with unexpected passes), skipped (all), of them by capability, known."""
+    n = {o: outcomes.count(category, o) for o in _RANK}
+    return {
+        PASSED: n[PASSED],
+        FAILED: n[FAILED] + n[UNEXPECTED_PASS],
+        SKIPPED: n[SKIPPED] + n[NO_CAPABILITY],
+        NO_CAPABILITY: n[NO_CAPABILITY],
+        KNOWN: n[KNOWN],
+    }
+
+
 def _verdict(info: RunInfo, outcomes: Outcomes, totals: dict[str, int]) -> tuple[str, bool]:
-    ran = sum(totals.values())
+    ran = totals[PASSED] + totals[FAILED] + totals[SKIPPED] + totals[KNOWN]
     selected = sum(outcomes.selected.values())
     not_run = max(selected - ran, 0)
     incomplete = f"; {not_run} selected tests did not run" if not_run else ""
     if totals[FAILED]:
         failing = sorted({f.category for f in outcomes.failures.values()})
+        unexpected = (
+            f", {len(outcomes.unexpected)} of them listed as known failures but passed"
+            if outcomes.unexpected
+            else ""
+        )
         return (
-            f"FAIL: {totals[FAILED]} of {ran} tests failed ({', '.join(failing)}){incomplete}",
+            f"FAIL: {totals[FAILED]} of {ran} tests failed ({', '.join(failing)})"
+            f"{unexpected}{incomplete}",
             False,
         )
     if info.interrupted or not_run:
@@ -112,6 +157,8 @@ def _verdict(info: RunInfo, outcomes: Outcomes, totals: dict[str, int]) -> tuple
     if ran == 0:
         return "NO RESULT: no conformance test ran", False
     skipped = f", {totals[SKIPPED]} skipped" if totals[SKIPPED] else ""
+    if totals[KNOWN]:
+        skipped += f", {totals[KNOWN]} known failures"
     missing = [c for c in CATEGORIES if outcomes.selected.get(c, 0) == 0]
     if missing or outcomes.deselected_core:
         return (

@@ -15,6 +15,7 @@ import pytest
 from provkit._provider_spec import SHORTCUTS
 from provkit.conformance import _fixtures
 from provkit.conformance._benchmark_info import BenchmarkProvider, check_histogram_option
+from provkit.conformance._known_failures import KnownFailures, KnownFailuresError
 from provkit.conformance._layout import SUITE_DIR, SUITE_PACKAGE, in_suite
 from provkit.conformance._markers import MARKERS
 from provkit.conformance._session import ConformanceRun
@@ -36,6 +37,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="F",
         help="multiply every lock timeout, wait and per-call timeout by F (slow databases)",
     )
+    group.addoption(
+        "--provkit-known-failures",
+        default=None,
+        metavar="FILE",
+        help="suite tests this provider is known to fail, one id per line "
+        "(test_module.py::test_name[params]): reported as known failures; one that passes "
+        "fails the run",
+    )
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -52,6 +61,14 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(
             f"provkit: --provkit-timescale must be a positive number, got {timescale:g}"
         )
+    known_failures = None
+    known_failures_file: str | None = config.getoption("provkit_known_failures")
+    if known_failures_file is not None:
+        path = config.invocation_params.dir / known_failures_file
+        try:
+            known_failures = KnownFailures.read(path)
+        except KnownFailuresError as exc:
+            raise pytest.UsageError(f"provkit: {exc}") from None
     if not config.pluginmanager.has_plugin("asyncio"):
         raise pytest.UsageError("provkit: the conformance suite needs pytest-asyncio enabled")
     if config.args_source is not pytest.Config.ArgsSource.ARGS:
@@ -66,7 +83,9 @@ def pytest_configure(config: pytest.Config) -> None:
             category=pytest.PytestDeprecationWarning,
         )
     config.pluginmanager.register(_fixtures, "provkit-fixtures")
-    config.pluginmanager.register(ConformanceRun(spec, timescale), "provkit-run")
+    config.pluginmanager.register(
+        ConformanceRun(spec, timescale, known_failures), "provkit-run"
+    )
     if config.pluginmanager.has_plugin("benchmark"):
         config.pluginmanager.register(BenchmarkProvider(spec), "provkit-benchmark-info")
 
