@@ -3,7 +3,8 @@
 The whole suite against each reference provider (injected clock, and with ``CLOCK`` hidden so
 every expiry test sleeps for real) is a CI step of its own (``.ci/run``): a run of minutes,
 not a unit test. Here: each category holds at least as many tests as the anchor suite has,
-only the core categories run by default, and without ``CLOCK`` an expiry test really waits.
+every core and extended category runs by default, and without ``CLOCK`` an expiry test
+really waits.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections import Counter
 import pytest
 
 from provkit.conformance import Timing
-from provkit.conformance._markers import BENCHMARK, CATEGORIES, category_of
+from provkit.conformance._markers import BENCHMARK, CATEGORIES, EXTENDED, category_of
 
 ANCHOR_COUNTS = {
     "instance_locking": 11,
@@ -25,18 +26,35 @@ ANCHOR_COUNTS = {
 }
 """Tests per category in the anchor (Duroxide) provider suite: the floor for ours."""
 
+EXTENDED_COUNTS = {
+    "instance_creation": 4,
+    "poison": 9,
+    "polling": 5,
+    "management": 13,
+    "deletion": 17,
+    "prune": 4,
+    "task_queues": 5,
+    "payloads": 10,
+    "corruption": 8,
+}
+"""Floors of the extended categories: the anchor's counts (deletion and management grown by
+what its bulk-deletion and instance-stats tests cover); payloads and corruption have no
+anchor category."""
+
 EXPIRY_TEST = "test_expired_orchestration_lock_redelivers_the_same_batch"
 
 
-def test_core_categories_hold_their_floors_and_expiry_waits_for_real_without_clock(
+def test_categories_hold_their_floors_and_expiry_waits_for_real_without_clock(
     pytester: pytest.Pytester,
 ) -> None:
     """One run with ``CLOCK`` hidden and ``-k`` picking one expiry test.
 
-    What it collected: only the core categories, each with at least its anchor count. What
+    What it collected: every core and extended category, each with at least its floor. What
     it ran: that expiry test passed, taking at least one real lock timeout.
     """
     assert set(ANCHOR_COUNTS) == set(CATEGORIES)
+    assert set(EXTENDED_COUNTS) == set(EXTENDED)
+    floors = {**ANCHOR_COUNTS, **EXTENDED_COUNTS}
     pytester.copy_example("outside_factories.py")
     reprec = pytester.inline_run(
         "--provider=outside_factories:NoClockSqliteFactory",
@@ -51,10 +69,10 @@ def test_core_categories_hold_their_floors_and_expiry_waits_for_real_without_clo
         category_of(m.name for m in item.iter_markers()) for item in [*selected, *deselected]
     )
     del counts[BENCHMARK]  # deselected by the plugin unless -m names them
-    assert set(counts) == set(CATEGORIES), "only core categories run by default"
-    assert {c: counts[c] >= n for c, n in ANCHOR_COUNTS.items()} == dict.fromkeys(
-        ANCHOR_COUNTS, True
-    ), dict(counts)
+    assert set(counts) == set(floors), "every category runs by default, benchmarks do not"
+    assert {c: counts[c] >= n for c, n in floors.items()} == dict.fromkeys(floors, True), dict(
+        counts
+    )
 
     calls = [r for r in reprec.getreports("pytest_runtest_logreport") if r.when == "call"]
     assert [(r.nodeid.split("::")[-1], r.outcome) for r in calls] == [(EXPIRY_TEST, "passed")]
