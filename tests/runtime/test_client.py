@@ -5,8 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from _runtime_support import running
 
-from provkit.contract import ErrorCategory, ErrorDetails
+from provkit.contract import (
+    DeleteResult,
+    ErrorCategory,
+    ErrorDetails,
+    InstanceFilter,
+    NotFoundError,
+    PruneResult,
+    Status,
+)
 from provkit.contract.events import (
     Event,
     OrchestrationCancelRequested,
@@ -16,8 +25,8 @@ from provkit.contract.events import (
     OrchestrationStarted,
 )
 from provkit.contract.messages import CancelInstance, ExternalRaised, StartOrchestration
-from provkit.reference_providers import SqliteProvider
-from provkit.runtime import Client, OrchestrationState, OrchestrationStatus
+from provkit.reference_providers import MemoryProvider, SqliteProvider
+from provkit.runtime import Client, OrchestrationContext, OrchestrationState, OrchestrationStatus
 from provkit.runtime._client import state_from_history
 
 STARTED = OrchestrationStarted(event_id=1, name="greet", version="0", input='"x"')
@@ -108,3 +117,60 @@ def test_state_is_derived_from_the_first_terminal_event(
     state = state_from_history("i", history)
     assert (state.status, state.output, state.error) == expected
     assert state.name == "greet"
+
+
+async def _double(ctx: OrchestrationContext, x: int) -> int:
+    return int(await ctx.schedule_activity("double", x))
+
+
+async def _double_activity(x: int) -> int:
+    return 2 * x
+
+
+@pytest.mark.asyncio
+async def test_client_reads_lists_prunes_and_deletes_through_the_provider(
+    provider: SqliteProvider,
+) -> None:
+    """Management calls: status with output, listing by status, prune, delete with counts."""
+    client = Client(provider)
+    async with running(provider, {"double": _double}, {"double": _double_activity}):
+        for n in range(3):
+            await client.start_orchestration(f"m-{n}", "double", n)
+        for n in range(3):
+            await client.wait_for_orchestration(f"m-{n}", timeout=10)
+
+    info = await client.get_instance_info("m-2")
+    assert (info.status, info.output, info.orchestration_name) == (Status.COMPLETED, "4", "double")
+    assert await client.list_instances(page_size=2) == ["m-0", "m-1", "m-2"]
+    assert await client.list_instances(Status.RUNNING) == []
+    assert await client.prune_executions("m-0") == PruneResult(executions=0, events=0)
+    events = len(await provider.read("m-0"))
+    deleted = await client.delete_instance("m-0")
+    assert deleted == DeleteResult(
+        instances=1, executions=1, events=events, orchestrator_messages=0, worker_items=0
+    )
+    rest = await client.delete_instances(InstanceFilter(instances=["m-1"]))
+    assert rest.instances == 1
+    assert await client.list_instances() == ["m-2"]
+    with pytest.raises(NotFoundError):
+        await client.get_instance_info("m-0")
+
+
+@pytest.mark.asyncio
+async def test_management_calls_need_their_capability() -> None:
+    """A provider without MANAGEMENT, DELETION or PRUNE: each call names what it lacks."""
+    provider = MemoryProvider()
+    client = Client(provider)
+    calls = [
+        client.get_instance_info("x"),
+        client.list_instances(),
+        client.delete_instance("x"),
+        client.delete_instances(),
+        client.prune_executions("x"),
+    ]
+    needed = ["MANAGEMENT", "MANAGEMENT", "DELETION", "DELETION", "PRUNE"]
+    for call, capability in zip(calls, needed, strict=True):
+        lacking = rf"does not declare Capability\.{capability}"
+        with pytest.raises(NotImplementedError, match=lacking):
+            await call
+    await provider.close()

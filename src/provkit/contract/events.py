@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from provkit.contract._model import ErrorDetails
+from provkit.contract.messages import DEFAULT_QUEUE
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -64,8 +65,11 @@ class OrchestrationCancelRequested(Event):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ActivityScheduled(Event):
+    """Activity ``name`` was scheduled with ``input`` on task queue ``queue``."""
+
     name: str
     input: str
+    queue: str = DEFAULT_QUEUE
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

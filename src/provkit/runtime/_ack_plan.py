@@ -69,6 +69,7 @@ def plan_turn_ack(instance: str, execution_id: int, result: TurnResult) -> AckPl
                         id=action.event_id,
                         name=action.name,
                         input=action.input,
+                        queue=action.queue,
                     )
                 )
             case CreateTimer():

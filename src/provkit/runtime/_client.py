@@ -1,7 +1,8 @@
-"""``Client``: start, signal, cancel and observe orchestration instances through a provider.
+"""``Client``: start, signal, cancel, observe and manage orchestration instances.
 
-The client only enqueues messages and reads history; it never takes locks, so it can run
-in any process next to (or without) a ``Runtime``.
+The client only enqueues messages, reads history and calls the provider's management,
+deletion and prune capabilities; it never takes locks, so it can run in any process next to
+(or without) a ``Runtime``.
 """
 
 from __future__ import annotations
@@ -11,9 +12,21 @@ import enum
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from provkit.contract import ErrorDetails, Provider
+from provkit.contract import (
+    Capability,
+    DeleteResult,
+    Deletion,
+    ErrorDetails,
+    InstanceFilter,
+    InstanceInfo,
+    Management,
+    Provider,
+    Prune,
+    PruneResult,
+    Status,
+)
 from provkit.contract.events import (
     Event,
     OrchestrationCancelRequested,
@@ -99,6 +112,70 @@ class Client:
     async def get_status(self, instance: str) -> OrchestrationState:
         """The instance's current state, from the history of its latest execution."""
         return state_from_history(instance, await self._provider.read(instance))
+
+    # -- management (each needs the provider capability it names) ---------------------------
+
+    async def get_instance_info(self, instance: str) -> InstanceInfo:
+        """The instance's record: name, version, current execution, status, output, parent,
+        created and updated times (``Capability.MANAGEMENT``).
+
+        ``output`` is what the runtime stored: the JSON text of the result, or for a failed
+        instance the one-line error. ``NotFoundError`` when the instance has no record.
+        """
+        self._require(Capability.MANAGEMENT)
+        return await cast(Management, self._provider).get_instance_info(instance)
+
+    async def list_instances(
+        self, status: Status | None = None, *, page_size: int = 100
+    ) -> list[str]:
+        """Every instance with a record, optionally only those whose current execution has
+        ``status``, read page by page (``Capability.MANAGEMENT``)."""
+        self._require(Capability.MANAGEMENT)
+        management = cast(Management, self._provider)
+        found: list[str] = []
+        cursor = None
+        while True:
+            page = await management.list_instances(status=status, limit=page_size, cursor=cursor)
+            found += page.instances
+            if page.next_cursor is None:
+                return found
+            cursor = page.next_cursor
+
+    async def delete_instance(self, instance: str, *, force: bool = False) -> DeleteResult:
+        """Delete the root ``instance`` with its sub-orchestrations (``Capability.DELETION``).
+
+        A running instance is refused (``InstanceRunningError``) unless ``force``; a
+        sub-orchestration is deleted through its root (``NotRootError``).
+        """
+        self._require(Capability.DELETION)
+        return await cast(Deletion, self._provider).delete_instance(instance, force=force)
+
+    async def delete_instances(self, selection: InstanceFilter | None = None) -> DeleteResult:
+        """Delete finished root instances (and their trees) that ``selection`` picks, at most
+        its ``limit`` per call (``Capability.DELETION``)."""
+        self._require(Capability.DELETION)
+        deletion = cast(Deletion, self._provider)
+        return await deletion.delete_instances(selection or InstanceFilter())
+
+    async def prune_executions(
+        self,
+        instance: str,
+        *,
+        keep_last: int | None = None,
+        completed_before_ms: int | None = None,
+    ) -> PruneResult:
+        """Delete old executions of ``instance``, never the current one (``Capability.PRUNE``)."""
+        self._require(Capability.PRUNE)
+        return await cast(Prune, self._provider).prune_executions(
+            instance, keep_last=keep_last, completed_before_ms=completed_before_ms
+        )
+
+    def _require(self, capability: Capability) -> None:
+        if capability not in self._provider.capabilities:
+            raise NotImplementedError(
+                f"{self._provider.name!r} does not declare Capability.{capability.name}, "
+                "which this call needs"
+            )
 
     async def wait_for_orchestration(
         self,

@@ -18,6 +18,7 @@ from provkit.contract.events import (
     SubOrchestrationScheduled,
     TimerCreated,
 )
+from provkit.contract.messages import DEFAULT_QUEUE
 from provkit.runtime._errors import ContinueAsNewSignal, TaskFailedError, corrupt_history
 from provkit.runtime._payload import encode
 
@@ -156,12 +157,17 @@ class OrchestrationContext:
         """True while the code is re-running history it produced in earlier turns."""
         return self._timeline.is_replaying
 
-    def schedule_activity(self, name: str, input: Any = None) -> DurableFuture[Any]:
-        """Run activity ``name`` with ``input``; the future yields its result."""
+    def schedule_activity(
+        self, name: str, input: Any = None, *, queue: str = DEFAULT_QUEUE
+    ) -> DurableFuture[Any]:
+        """Run activity ``name`` with ``input`` on task queue ``queue``; yields its result.
+
+        Only a runtime serving ``queue`` runs it (see ``Runtime``'s ``queues``).
+        """
         text = encode(input)
         return self._timeline.schedule(
             lambda event_id, now_ms: ActivityScheduled(
-                event_id=event_id, timestamp_ms=now_ms, name=name, input=text
+                event_id=event_id, timestamp_ms=now_ms, name=name, input=text, queue=queue
             )
         )
 

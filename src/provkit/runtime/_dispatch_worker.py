@@ -21,6 +21,7 @@ from provkit.contract import (
     LockLostError,
     Provider,
     ProviderError,
+    TaskQueues,
     WorkLease,
 )
 from provkit.contract.messages import (
@@ -52,8 +53,11 @@ class WorkerDispatcher:
         executor: ThreadPoolExecutor,
         aborting: Callable[[], bool],
         stopping: asyncio.Event,
+        queues: frozenset[str] | None = None,
     ) -> None:
         self.provider = provider
+        self.queues = queues
+        """The task queues served (``fetch_work_item_from``), or every queue when ``None``."""
         self.activities = dict(activities)
         self.options = options
         self.executor = executor
@@ -67,6 +71,14 @@ class WorkerDispatcher:
     def slot(self) -> WorkerSlot:
         """A new slot's fetch / process / release / finish."""
         return WorkerSlot(self)
+
+    def lease(self, poll_timeout: float) -> Awaitable[WorkLease | None]:
+        """One fetch of an item from the queues this runtime serves."""
+        lock_timeout = self.options.worker_lock_timeout
+        if self.queues is None:
+            return self.provider.fetch_work_item(lock_timeout, poll_timeout)
+        served = cast(TaskQueues, self.provider)
+        return served.fetch_work_item_from(self.queues, lock_timeout, poll_timeout)
 
 
 class WorkerSlot:
@@ -98,7 +110,7 @@ class WorkerSlot:
         d = self._d
         d.waiting += 1
         try:
-            return await d.provider.fetch_work_item(d.options.worker_lock_timeout, poll_timeout)
+            return await d.lease(poll_timeout)
         finally:
             d.waiting -= 1
 
@@ -135,9 +147,7 @@ class WorkerSlot:
     def _fetch_ahead(self) -> None:
         d = self._d
         if self._ahead is None and d.waiting == 0 and not d.stopping.is_set():
-            self._ahead = asyncio.ensure_future(
-                d.provider.fetch_work_item(d.options.worker_lock_timeout, 0.0)
-            )
+            self._ahead = asyncio.ensure_future(d.lease(0.0))
 
     async def _give_back_ahead(self) -> None:
         ahead, self._ahead = self._ahead, None

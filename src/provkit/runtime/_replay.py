@@ -33,6 +33,7 @@ from provkit.contract.events import (
     TimerFired,
 )
 from provkit.contract.messages import (
+    DEFAULT_QUEUE,
     ActivityCompletedMessage,
     ActivityFailedMessage,
     CancelInstance,
@@ -81,11 +82,12 @@ class TurnOutcome(enum.Enum):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ScheduleActivity:
-    """Enqueue activity ``name`` for the worker; its completion answers ``event_id``."""
+    """Enqueue activity ``name`` on task queue ``queue``; its completion answers ``event_id``."""
 
     event_id: int
     name: str
     input: str
+    queue: str = DEFAULT_QUEUE
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -745,7 +747,9 @@ def _completion_event(message: _CompletionMessage, event_id: int, now_ms: int) -
 def _action(event: Event) -> Action | None:
     match event:
         case ActivityScheduled():
-            return ScheduleActivity(event_id=event.event_id, name=event.name, input=event.input)
+            return ScheduleActivity(
+                event_id=event.event_id, name=event.name, input=event.input, queue=event.queue
+            )
         case TimerCreated():
             return CreateTimer(event_id=event.event_id, fire_at_ms=event.fire_at_ms)
         case ExternalSubscribed():

@@ -251,7 +251,7 @@ def task_key(event: Event, *, ignore_instance: bool = False) -> tuple[object, ..
     """What must be equal for a scheduling call to replay a recorded schedule event."""
     match event:
         case ActivityScheduled():
-            return ("activity", event.name, event.input)
+            return ("activity", event.name, event.input, event.queue)
         case TimerCreated():
             return ("timer",)
         case ExternalSubscribed():

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, Self
@@ -27,8 +27,11 @@ class Runtime:
     ``orchestrations`` maps names to ``async def f(ctx, input)`` functions; ``activities``
     maps names to ``async def`` or plain ``def f(input)`` functions (plain ones run in a
     thread pool). ``clock`` must tell the same time as the provider's clock (timers are
-    scheduled with it); it defaults to the wall clock. Use ``async with Runtime(...)`` or
-    ``await start()`` / ``await shutdown()``; a runtime runs once.
+    scheduled with it); it defaults to the wall clock. ``queues`` names the task queues whose
+    activities this runtime runs (``ctx.schedule_activity(..., queue=...)``); ``None``, the
+    default, runs activities of every queue. Choosing queues needs a provider declaring
+    ``Capability.TASK_QUEUES``. Use ``async with Runtime(...)`` or ``await start()`` /
+    ``await shutdown()``; a runtime runs once.
     """
 
     def __init__(
@@ -39,8 +42,10 @@ class Runtime:
         activities: Mapping[str, ActivityFn] | None = None,
         options: RuntimeOptions | None = None,
         clock: Clock | None = None,
+        queues: Collection[str] | None = None,
     ) -> None:
         self._provider = check_provider(provider)
+        self._queues = _checked_queues(queues, self._provider)
         self._orchestrations = _checked("orchestration", orchestrations or {}, need_async=True)
         self._activities = _checked("activity", activities or {}, need_async=False)
         self.options = options if options is not None else RuntimeOptions()
@@ -70,7 +75,13 @@ class Runtime:
         )
         self._orchestration = orchestration
         worker = WorkerDispatcher(
-            self._provider, self._activities, options, self._executor, aborting, self._stopping
+            self._provider,
+            self._activities,
+            options,
+            self._executor,
+            aborting,
+            self._stopping,
+            self._queues,
         )
         slots: list[tuple[str, Slot[Any]]] = [
             (f"orchestration-{n}", orchestration.slot())
@@ -136,6 +147,20 @@ class Runtime:
         tb: TracebackType | None,
     ) -> None:
         await self.shutdown()
+
+
+def _checked_queues(queues: Collection[str] | None, provider: Provider) -> frozenset[str] | None:
+    """The task queues to serve, after checking them and that ``provider`` can choose queues."""
+    if queues is None:
+        return None
+    if isinstance(queues, str) or not all(isinstance(q, str) for q in queues):
+        raise TypeError(f"queues must be a collection of queue names, got {queues!r}")
+    if Capability.TASK_QUEUES not in provider.capabilities:
+        raise ValueError(
+            f"serving chosen task queues needs a provider declaring Capability.TASK_QUEUES; "
+            f"{provider.name!r} does not (pass queues=None to run every queue's activities)"
+        )
+    return frozenset(queues)
 
 
 def _checked(kind: str, registry: Mapping[str, Any], *, need_async: bool) -> dict[str, Any]:
