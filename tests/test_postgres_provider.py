@@ -433,3 +433,14 @@ async def test_lock_tokens_no_provider_issued_are_lost_without_a_round_trip(
                 await provider.ack_work_item(token, None)
             with pytest.raises(LockLostError):
                 await provider.renew_orchestration_item_lock(token, LOCK)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("durable", "setting"), [(False, "off"), (True, "on")])
+async def test_commits_wait_for_the_wal_flush_only_when_durable(
+    shared: str, durable: bool, setting: str
+) -> None:
+    """By default commits skip waiting for the WAL flush (like SQLite NORMAL); durable ones wait."""
+    provider = await PostgresProvider.connect(schema=shared, durable=durable)
+    async with provider:
+        assert await provider._pool.fetchval("SHOW synchronous_commit") == setting

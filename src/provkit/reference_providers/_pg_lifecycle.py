@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import asyncpg
@@ -50,17 +51,35 @@ async def _keep_session(connection: asyncpg.Connection) -> None:
     """
 
 
-async def open_pool(target: Target, max_size: int) -> asyncpg.Pool:
+@dataclass(frozen=True, slots=True)
+class PoolSettings:
+    """How a provider's pool connects: at most ``size`` connections; ``durable`` commits.
+
+    ``durable=False`` commits without waiting for the server's WAL flush
+    (``synchronous_commit = off``): a committed call survives the calling process dying,
+    but the last fraction of a second of commits may be lost if the server or its machine
+    crashes, the same promise as the SQLite file provider's WAL with ``synchronous =
+    NORMAL``. ``durable=True`` waits for the flush on every commit.
+    """
+
+    size: int = 10
+    durable: bool = False
+
+
+async def open_pool(target: Target, settings: PoolSettings) -> asyncpg.Pool:
     """A connection pool on ``target``; failures raise one-line ``ProviderError``s."""
+    server_settings = dict(_SERVER_SETTINGS)
+    if not settings.durable:
+        server_settings["synchronous_commit"] = "off"
     return await _connecting(
         target,
         lambda: asyncpg.create_pool(
             target.dsn,
             min_size=1,
-            max_size=max_size,
+            max_size=settings.size,
             timeout=CONNECT_TIMEOUT,
             reset=_keep_session,
-            server_settings=_SERVER_SETTINGS,
+            server_settings=server_settings,
         ),
     )
 

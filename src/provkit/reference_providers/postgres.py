@@ -48,6 +48,7 @@ from provkit.contract.events import Event
 from provkit.contract.messages import ActivityExecute, OrchestratorMessage
 from provkit.reference_providers import _pg_lifecycle as lifecycle
 from provkit.reference_providers._pg_connect import DSN_ENV, Target, operation_error
+from provkit.reference_providers._pg_lifecycle import PoolSettings
 from provkit.reference_providers._pg_schema import (
     Statements,
     check_schema_name,
@@ -59,9 +60,6 @@ from provkit.reference_providers._wakeup import NextWake, Wakeup, long_poll
 
 SCHEMA_ENV = "PROVKIT_POSTGRES_SCHEMA"
 """When set, ``PostgresFactory`` providers share this schema (kept) instead of scratch ones."""
-
-DEFAULT_POOL_SIZE = 10
-"""Connections a provider's pool may open."""
 
 _UNDECODABLE = "corrupted by provkit fault injection: not JSON"
 
@@ -120,23 +118,28 @@ class PostgresProvider:
         *,
         schema: str = "provkit",
         clock: Clock | None = None,
-        pool_size: int = DEFAULT_POOL_SIZE,
+        pool_size: int = 10,
+        durable: bool = False,
     ) -> PostgresProvider:
         """A provider on ``schema`` (created if missing) of the server ``dsn`` names.
 
         ``dsn`` defaults to ``$PROVKIT_POSTGRES_DSN``, else the local server. The schema is
         kept when the provider closes. A DSN that does not parse raises ``DsnError`` (a
         ``ValueError``); other failures a ``ProviderError`` whose one-line message names
-        host, port and cause (``TransientError`` if the server is unreachable).
+        host, port and cause (``TransientError`` if the server is unreachable). The pool
+        opens at most ``pool_size`` connections; ``durable`` says whether each commit waits
+        for the server's WAL flush (see ``PoolSettings``: by default it does not, which
+        makes the same promise as the SQLite file provider).
         """
         check_schema_name(schema)
-        return await cls._connect(Target.resolve(dsn), schema, clock, pool_size)
+        settings = PoolSettings(pool_size, durable)
+        return await cls._connect(Target.resolve(dsn), schema, clock, settings)
 
     @classmethod
     async def _connect(
-        cls, target: Target, schema: str, clock: Clock | None, pool_size: int
+        cls, target: Target, schema: str, clock: Clock | None, settings: PoolSettings
     ) -> PostgresProvider:
-        pool = await lifecycle.open_pool(target, pool_size)
+        pool = await lifecycle.open_pool(target, settings)
         try:
             async with pool.acquire() as conn:
                 await lifecycle.ensure_schema(conn, target, schema)
@@ -151,19 +154,21 @@ class PostgresProvider:
         dsn: str | None = None,
         *,
         clock: Clock | None = None,
-        pool_size: int = DEFAULT_POOL_SIZE,
+        pool_size: int = 10,
+        durable: bool = False,
         sweep: bool = False,
     ) -> PostgresProvider:
         """A provider on a new scratch schema of its own, dropped when it closes.
 
         Should the process die first, ``sweep_schemas`` removes the schema; ``sweep=True``
-        sweeps before creating.
+        sweeps before creating. Other arguments as for ``connect``.
         """
-        return await cls._connect_scratch(Target.resolve(dsn), clock, pool_size, sweep)
+        settings = PoolSettings(pool_size, durable)
+        return await cls._connect_scratch(Target.resolve(dsn), clock, settings, sweep)
 
     @classmethod
     async def _connect_scratch(
-        cls, target: Target, clock: Clock | None, pool_size: int, sweep: bool
+        cls, target: Target, clock: Clock | None, settings: PoolSettings, sweep: bool
     ) -> PostgresProvider:
         control = await lifecycle.open_connection(target)
         try:
@@ -174,7 +179,7 @@ class PostgresProvider:
             control.terminate()
             raise
         try:
-            pool = await lifecycle.open_pool(target, pool_size)
+            pool = await lifecycle.open_pool(target, settings)
         except BaseException:
             with contextlib.suppress(Exception):
                 await lifecycle.drop_scratch(control, target, schema)
@@ -795,7 +800,7 @@ class PostgresFactory:
     own, dropped when it is disposed of (or closed); the first one sweeps away scratch
     schemas left by runs that were killed. With ``schema`` (or ``$PROVKIT_POSTGRES_SCHEMA``)
     every provider shares that schema instead and it is kept: several runtime processes on
-    one store.
+    one store. ``pool_size`` and ``durable`` as for ``PostgresProvider.connect``.
     """
 
     def __init__(
@@ -803,23 +808,22 @@ class PostgresFactory:
         dsn: str | None = None,
         *,
         schema: str | None = None,
-        pool_size: int = DEFAULT_POOL_SIZE,
+        pool_size: int = 10,
+        durable: bool = False,
     ) -> None:
         self._target = Target.resolve(dsn)
         self._schema = schema if schema is not None else os.environ.get(SCHEMA_ENV) or None
         if self._schema is not None:
             check_schema_name(self._schema)
-        self._pool_size = pool_size
+        self._settings = PoolSettings(pool_size, durable)
         self._swept = False
         self._shared: dict[str, asyncpg.Connection] = {}
 
     async def create_provider(self) -> Provider:
         if self._schema is not None:
-            return await PostgresProvider._connect(
-                self._target, self._schema, None, self._pool_size
-            )
+            return await PostgresProvider._connect(self._target, self._schema, None, self._settings)
         provider = await PostgresProvider._connect_scratch(
-            self._target, None, self._pool_size, not self._swept
+            self._target, None, self._settings, not self._swept
         )
         self._swept = True
         return provider
@@ -845,7 +849,7 @@ class PostgresFactory:
     async def open_shared_provider(self, location: str) -> Provider:
         """A provider on the shared schema ``location`` (in any process)."""
         check_schema_name(location)
-        return await PostgresProvider._connect(self._target, location, None, self._pool_size)
+        return await PostgresProvider._connect(self._target, location, None, self._settings)
 
     async def remove_shared_store(self, location: str) -> None:
         """Drop the shared schema ``location`` this factory created."""
