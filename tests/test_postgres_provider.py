@@ -10,6 +10,7 @@ never skip, when it is unreachable.
 from __future__ import annotations
 
 import asyncio
+import secrets
 import signal
 import socket
 import sys
@@ -163,6 +164,30 @@ async def test_missing_database_and_unknown_role_are_named() -> None:
     assert role.value.retryable is False
     assert 'authentication failed: role "provkit_no_such_role" does not exist' in (
         role.value.message
+    )
+
+
+@pytest.mark.asyncio
+async def test_a_role_that_may_not_create_schemas_is_told_so() -> None:
+    """A login without CREATE on the database: a permanent one-line permission error."""
+    base = Target.resolve(None)
+    role = f"provkit_noperm_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(DSN)
+    try:
+        await admin.execute(f"CREATE ROLE {role} LOGIN")
+        try:
+            with pytest.raises(ProviderError) as denied:
+                await PostgresProvider.connect_scratch(
+                    f"postgresql://{role}@{base.host}:{base.port}/{base.database}"
+                )
+        finally:
+            await admin.execute(f"DROP ROLE {role}")
+    finally:
+        await admin.close()
+    assert denied.value.retryable is False
+    assert denied.value.message == (
+        f"PostgreSQL at {base.host}:{base.port} (database {base.database!r}, user {role!r}, "
+        f"given DSN): permission denied: permission denied for database {base.database}"
     )
 
 
