@@ -194,8 +194,9 @@ def operation_error(operation: str, exc: BaseException) -> ProviderError:
         return ProviderError(operation, f"postgres {state}: {text}")
     if isinstance(exc, TimeoutError | OSError):
         return TransientError(operation, f"{type(exc).__name__}: {_first_line(exc)}")
-    if isinstance(exc, asyncpg.exceptions.InterfaceError) and "closed" in str(exc):
-        return ProviderError(operation, "the provider is closed")
+    if isinstance(exc, asyncpg.exceptions.InterfaceError) and "connection" in str(exc):
+        # asyncpg's word for a connection the server or the network dropped under a call.
+        return TransientError(operation, f"connection lost: {_first_line(exc)}")
     return ProviderError(operation, f"{type(exc).__name__}: {_first_line(exc)}")
 
 
