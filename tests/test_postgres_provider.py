@@ -243,13 +243,16 @@ async def test_a_connection_dropped_mid_call_is_transient_and_applies_nothing(
             await blocker.execute(f"LOCK TABLE {shared}.worker_queue")
             call = asyncio.create_task(provider.enqueue_for_worker(work("inst", 1)))
             deadline = time.monotonic() + 10
-            while not (
-                pid := await blocker.fetchval(
+            while True:
+                # Within a transaction pg_stat_activity is read once unless this is cleared.
+                await blocker.execute("SELECT pg_stat_clear_snapshot()")
+                pid = await blocker.fetchval(
                     "SELECT pid FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
                     " AND application_name = 'provkit' AND query LIKE $1",
                     f"%{shared}.worker_queue%",
                 )
-            ):
+                if pid is not None:
+                    break
                 assert time.monotonic() < deadline, "the enqueue never waited for the lock"
                 await asyncio.sleep(0.01)
             assert await blocker.fetchval("SELECT pg_terminate_backend($1)", pid) is True
