@@ -14,14 +14,16 @@ import pytest
 from provkit.reporting import (
     STRESS_JSON_SCHEMA,
     Failures,
+    HistoryCheck,
     LatencySummary,
     OperationStats,
+    ProcessCounts,
     StressResult,
     validate,
 )
 from provkit.reporting._document import Environment, git_dirty, stress_document
 from provkit.reporting._records import percentile
-from provkit.reporting._tables import results_markdown
+from provkit.reporting._tables import results_markdown, verdict
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "stress-results.md"
 
@@ -190,3 +192,32 @@ def test_git_dirty_ignores_tracked_reports_but_not_other_changes(tmp_path: Path)
     assert git_dirty(tmp_path) is False
     (tmp_path / "code.py").write_text("x = 2\n")
     assert git_dirty(tmp_path) is True
+
+
+def test_verdict_names_what_failed_in_each_row() -> None:
+    """Below 100 %, history findings and a runtime process that died each fail a row by name."""
+    clean = _result(completed=200, failures=Failures(), history=HistoryCheck(checked=200))
+    dup = _result(
+        provider="mutant", failures=Failures(), completed=200,
+        history=HistoryCheck(checked=200, duplicated=3, findings=("duplicated: x",)),
+    )  # fmt: skip
+    died = _result(
+        provider="procs", failures=Failures(), completed=200, history=HistoryCheck(checked=200),
+        processes=(
+            ProcessCounts(index=0, pid=1, exit="killed", turns=0, activities=0, terminal_acks=0),
+            ProcessCounts(index=1, pid=2, exit="exit status 1", turns=5, activities=5,
+                          terminal_acks=1),
+        ),
+    )  # fmt: skip
+    assert verdict([clean]) == (
+        "**Verdict: PASS**: 1 row, every instance completed and the history check found "
+        "nothing lost, duplicated or unexpected"
+    )
+    assert verdict([clean, _result(), dup, died]) == (
+        "**Verdict: FAIL**: 3 of 4 rows failed: sqlite-file fanout 1/1 (98.00 % completed); "
+        "mutant fanout 1/1 (history check: 3 duplicated); "
+        "procs fanout 1/1 (runtime process 1: exit status 1)"
+    )
+    assert verdict([clean], interrupted="interrupted by SIGINT after 1 of 2 rows").startswith(
+        "**Verdict: PARTIAL** (partial: interrupted by SIGINT after 1 of 2 rows): 1 row,"
+    )

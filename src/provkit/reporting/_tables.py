@@ -172,6 +172,11 @@ def _failure_summary(result: StressResult) -> str:
         parts.append(f"{result.success_pct:.2f} % completed")
     if result.history is not None and not result.history.clean:
         parts.append(f"history check: {result.history.summary()}")
+    parts += [
+        f"runtime process {p.index}: {p.exit}"
+        for p in result.processes
+        if p.exit not in ("ok", "killed")
+    ]
     return f"{_row_name(result)} ({', '.join(parts)})"
 
 
