@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import re
+import time
 from typing import Any
 
 import pytest
-from _runtime_support import running
+from _runtime_support import FlakyProvider, running
 
 from provkit.contract import (
+    Capability,
     DeleteResult,
     ErrorCategory,
     ErrorDetails,
     InstanceFilter,
     NotFoundError,
+    ProviderError,
     PruneResult,
     Status,
+    TransientError,
 )
 from provkit.contract.events import (
     Event,
@@ -26,7 +31,13 @@ from provkit.contract.events import (
 )
 from provkit.contract.messages import CancelInstance, ExternalRaised, StartOrchestration
 from provkit.reference_providers import MemoryProvider, SqliteProvider
-from provkit.runtime import Client, OrchestrationContext, OrchestrationState, OrchestrationStatus
+from provkit.runtime import (
+    Client,
+    InstanceEndedError,
+    OrchestrationContext,
+    OrchestrationState,
+    OrchestrationStatus,
+)
 from provkit.runtime._client import state_from_history
 
 STARTED = OrchestrationStarted(event_id=1, name="greet", version="0", input='"x"')
@@ -174,3 +185,113 @@ async def test_management_calls_need_their_capability() -> None:
         with pytest.raises(NotImplementedError, match=lacking):
             await call
     await provider.close()
+
+
+@pytest.mark.asyncio
+async def test_transient_errors_are_retried_until_the_call_succeeds(
+    provider: SqliteProvider,
+) -> None:
+    """Three TransientErrors, then success: the start is enqueued once, nothing raised."""
+    flaky = FlakyProvider(provider)
+    failures = iter([TransientError("enqueue_for_orchestrator", "busy")] * 3)
+    flaky.fail["enqueue_for_orchestrator"] = lambda _args: next(failures, None)
+
+    await Client(flaky).start_orchestration("retried", "greet", 1)
+
+    assert len(flaky.tokens("enqueue_for_orchestrator")) == 4
+    item = await provider.fetch_orchestration_item(30.0)
+    assert item is not None
+    assert item.messages == [
+        StartOrchestration(instance="retried", orchestration="greet", input="1")
+    ]
+
+
+@pytest.mark.asyncio
+async def test_lasting_transient_errors_end_in_one_clear_error_within_retry_for(
+    provider: SqliteProvider,
+) -> None:
+    """A provider that stays busy: one TransientError after about retry_for seconds."""
+    flaky = FlakyProvider(provider)
+    flaky.fail["read"] = lambda _args: TransientError("read", "sqlite: database is locked")
+    client = Client(flaky, retry_for=0.3)
+
+    began = time.monotonic()
+    with pytest.raises(TransientError) as raised:
+        await client.get_status("busy")
+    took = time.monotonic() - began
+
+    assert raised.value.operation == "read"
+    assert re.fullmatch(
+        r"get_status gave up after \d+ attempts in 0\.\d s \(retry_for=0\.3\); "
+        r"last error: sqlite: database is locked",
+        raised.value.message,
+    ), raised.value.message
+    assert raised.value.__cause__ is None
+    assert 0.1 <= took <= 0.6
+    assert len(flaky.tokens("read")) >= 3
+
+
+@pytest.mark.asyncio
+async def test_permanent_errors_are_raised_at_once(provider: SqliteProvider) -> None:
+    """A ProviderError that is not retryable is raised on the first call."""
+    flaky = FlakyProvider(provider)
+    flaky.fail["enqueue_for_orchestrator"] = lambda _args: ProviderError("enqueue", "broken")
+    with pytest.raises(ProviderError, match="broken"):
+        await Client(flaky).raise_event("x", "go")
+    assert len(flaky.tokens("enqueue_for_orchestrator")) == 1
+
+
+@pytest.mark.asyncio
+async def test_cancel_is_refused_for_ended_instances_and_a_no_op_when_cancelled(
+    provider: SqliteProvider,
+) -> None:
+    """Completed or failed: InstanceEndedError, nothing queued; cancelled: nothing happens."""
+    for instance, end in (
+        ("done", OrchestrationCompleted(event_id=2, output="1")),
+        ("failed", OrchestrationFailed(event_id=2, error=BOOM)),
+        ("cancelled", OrchestrationFailed(event_id=3, error=CANCELLED)),
+    ):
+        events: list[Event] = [STARTED, end]
+        if instance == "cancelled":
+            events.insert(1, OrchestrationCancelRequested(event_id=2, reason="stop"))
+        await provider.append_history(instance, 1, events)
+    client = Client(provider)
+
+    with pytest.raises(
+        InstanceEndedError, match="cannot cancel orchestration 'done': it already completed"
+    ):
+        await client.cancel_instance("done")
+    with pytest.raises(InstanceEndedError, match="'failed': it already failed") as raised:
+        await client.cancel_instance("failed")
+    await client.cancel_instance("cancelled")
+
+    assert raised.value.state.error == BOOM
+    assert await provider.fetch_orchestration_item(30.0) is None
+
+
+@pytest.mark.asyncio
+async def test_status_of_an_instance_with_unreadable_history_is_failed_with_the_reason(
+    provider: SqliteProvider,
+) -> None:
+    """A corrupt history reads as FAILED, with the stored failure when the provider keeps one."""
+    await provider.append_history("broken", 1, [STARTED])
+    await provider.corrupt_history("broken", 1)
+
+    state = await Client(provider).get_status("broken")
+
+    assert state.status is OrchestrationStatus.FAILED
+    assert state.error is not None
+    if Capability.MANAGEMENT in provider.capabilities:
+        assert state.error.category is ErrorCategory.POISON
+    else:
+        assert (state.error.category, state.error.kind) == (
+            ErrorCategory.INFRASTRUCTURE,
+            "corrupt_history",
+        )
+        assert "history of 'broken'" in state.error.message
+
+
+def test_history_without_a_start_but_with_a_failure_reads_as_failed() -> None:
+    """A batch that was never readable still fails its instance: FAILED, with the error."""
+    state = state_from_history("i", [OrchestrationFailed(event_id=1, error=BOOM)])
+    assert (state.status, state.name, state.error) == (OrchestrationStatus.FAILED, None, BOOM)

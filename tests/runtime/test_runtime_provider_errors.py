@@ -151,3 +151,34 @@ async def test_corrupt_history_is_retried_then_failed_as_poison(provider: Sqlite
     assert "; its history is unreadable: " in metadata.output
     assert len(flaky.tokens("abandon_orchestration_item")) == 2  # deliveries 1 and 2
     assert await provider.fetch_orchestration_item(30.0) is None  # the batch is gone
+
+
+class AcksNeverReturn(FlakyProvider):
+    """Every orchestration ack waits forever (a wedged database connection)."""
+
+    async def ack_orchestration_item(self, *args: Any, **kwargs: Any) -> None:
+        self.calls.append(("ack_orchestration_item", args))
+        await asyncio.Event().wait()
+
+
+@pytest.mark.parametrize("store", ["memory"], indirect=True)
+async def test_shutdown_returns_when_provider_calls_never_return(
+    provider: SqliteProvider,
+) -> None:
+    """Acks that hang forever: shutdown cancels the slots (again if needed) and returns."""
+    wedged = AcksNeverReturn(provider)
+    client = Client(provider)
+    for n in range(3):
+        await client.start_orchestration(f"wedged-{n}", "double", n)
+    runtime = Runtime(wedged, orchestrations={"double": double}, options=FAST)
+    await runtime.start()
+    await wedged.wait_for_call("ack_orchestration_item")
+
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    await asyncio.wait_for(runtime.shutdown(grace=0.1), timeout=5)
+
+    assert loop.time() - began < 2.0
+    assert all(
+        task.done() for task in asyncio.all_tasks() if task.get_name().startswith("provkit-")
+    )

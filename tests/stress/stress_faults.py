@@ -11,7 +11,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from provkit.contract import Provider, TransientError, WorkLease
+from provkit.contract import Provider, ProviderError, WorkLease
 from provkit.contract.messages import OrchestratorMessage, StartOrchestration
 from provkit.reference_providers import SqliteProvider
 from provkit.runtime import ActivityFn, OrchestrationContext, OrchestrationFn
@@ -104,7 +104,8 @@ class FaultySqliteFactory:
             starting = isinstance(item, StartOrchestration)
             if fail_starts and starting and kind_of(item.instance) == "start_errors":
                 await asyncio.sleep(0)
-                raise TransientError("enqueue_for_orchestrator", "injected start failure")
+                # Permanent: the client retries transient errors, which would hide the failure.
+                raise ProviderError("enqueue_for_orchestrator", "injected start failure")
             await enqueue(item, delay)
 
         # Instance attributes shadow the methods, so every wrapper sees the faulty ones.

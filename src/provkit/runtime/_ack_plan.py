@@ -9,11 +9,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from provkit.contract import ActivityId, ErrorDetails, ExecutionMetadata, Status
+from provkit.contract import ActivityId, ErrorCategory, ErrorDetails, ExecutionMetadata, Status
 from provkit.contract.events import (
+    ActivityScheduled,
     Event,
+    OrchestrationCompleted,
+    OrchestrationContinuedAsNew,
     OrchestrationFailed,
     OrchestrationStarted,
+    SubOrchestrationScheduled,
 )
 from provkit.contract.messages import (
     ActivityExecute,
@@ -25,6 +29,7 @@ from provkit.contract.messages import (
     SubOrchestrationFailedMessage,
     TimerFiredMessage,
 )
+from provkit.runtime._payload import PayloadTooLargeError, oversize
 from provkit.runtime._replay import (
     CreateTimer,
     ScheduleActivity,
@@ -134,6 +139,35 @@ def plan_turn_ack(instance: str, execution_id: int, result: TurnResult) -> AckPl
     )
 
 
+def oversized_payload(delta: Sequence[Event], limit: int) -> ErrorDetails | None:
+    """The error refusing a turn whose new events carry a payload over ``limit`` bytes.
+
+    Checks what the turn itself produced: activity and sub-orchestration inputs, the
+    orchestration's output and its continue-as-new input. (Orchestration inputs and event
+    data are checked by the client, activity results by the worker.)
+    """
+    for event in delta:
+        match event:
+            case ActivityScheduled(name=name, input=text):
+                what = f"input of activity {name!r} (event {event.event_id})"
+            case SubOrchestrationScheduled(name=name, input=text):
+                what = f"input of sub-orchestration {name!r} (event {event.event_id})"
+            case OrchestrationCompleted(output=text):
+                what = "output of the orchestration"
+            case OrchestrationContinuedAsNew(input=text):
+                what = "continue-as-new input of the orchestration"
+            case _:
+                continue
+        size = oversize(text, limit)
+        if size is not None:
+            return ErrorDetails(
+                category=ErrorCategory.APPLICATION,
+                kind="payload_too_large",
+                message=str(PayloadTooLargeError(what, size, limit)),
+            )
+    return None
+
+
 def plan_poison_ack(
     instance: str,
     execution_id: int,
@@ -142,9 +176,10 @@ def plan_poison_ack(
     error: ErrorDetails,
     now_ms: int,
 ) -> AckPlan:
-    """Fail execution ``execution_id`` with ``error`` without running any user code.
+    """Fail execution ``execution_id`` with ``error``, keeping nothing else of the turn.
 
-    Used when a batch was delivered too often. ``history`` is that execution's history;
+    Used when a batch was delivered too often or cannot be read (no user code runs), and
+    when a turn's output is refused. ``history`` is that execution's history;
     when it is empty, ``starter`` (the batch's start message, if any) provides the
     ``OrchestrationStarted`` event so that the failure is readable from history. Outstanding
     activities and children are cancelled and a parent is told that its child failed.

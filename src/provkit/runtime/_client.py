@@ -9,23 +9,28 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import math
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from provkit.contract import (
     Capability,
+    CorruptDataError,
     DeleteResult,
     Deletion,
+    ErrorCategory,
     ErrorDetails,
     InstanceFilter,
     InstanceInfo,
     Management,
     Provider,
+    ProviderError,
     Prune,
     PruneResult,
     Status,
+    TransientError,
 )
 from provkit.contract.events import (
     Event,
@@ -35,10 +40,15 @@ from provkit.contract.events import (
     OrchestrationStarted,
 )
 from provkit.contract.messages import CancelInstance, ExternalRaised, StartOrchestration
-from provkit.runtime._payload import decode, encode
+from provkit.runtime._dispatch import backoff_delay
+from provkit.runtime._payload import DEFAULT_MAX_PAYLOAD_BYTES, check_size, decode, encode
+
+_T = TypeVar("_T")
 
 _FIRST_WAIT = 0.002
 _MAX_WAIT = 0.1
+_RETRY_FIRST_WAIT = 0.05
+_RETRY_MAX_WAIT = 2.0
 
 
 class OrchestrationStatus(enum.Enum):
@@ -76,11 +86,44 @@ class OrchestrationState:
     error: ErrorDetails | None = None
 
 
-class Client:
-    """Talks to orchestration instances through ``provider``; payloads are JSON values."""
+class InstanceEndedError(Exception):
+    """The instance already completed or failed, so the request (a cancel) was refused.
 
-    def __init__(self, provider: Provider) -> None:
+    ``state`` is the instance's final state as read when the request was made.
+    """
+
+    def __init__(self, message: str, state: OrchestrationState) -> None:
+        super().__init__(message)
+        self.state = state
+
+
+class Client:
+    """Talks to orchestration instances through ``provider``; payloads are JSON values.
+
+    Every call retries retryable ``ProviderError``s (``TransientError``: a busy database, a
+    lost connection) with jittered backoff for up to ``retry_for`` seconds, then raises one
+    ``TransientError`` saying how long it tried and what the last failure was; permanent
+    errors are raised at once. Inputs and event data whose encoded JSON is longer than
+    ``max_payload_bytes`` are refused with ``PayloadTooLargeError`` before anything is
+    stored (give the runtime the same limit in ``RuntimeOptions``).
+    """
+
+    def __init__(
+        self,
+        provider: Provider,
+        *,
+        retry_for: float = 30.0,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+    ) -> None:
+        if not (isinstance(retry_for, int | float) and math.isfinite(retry_for) and retry_for >= 0):
+            raise ValueError(f"retry_for must be a number of seconds >= 0, got {retry_for!r}")
+        if not isinstance(max_payload_bytes, int) or max_payload_bytes < 1:
+            raise ValueError(
+                f"max_payload_bytes must be a positive integer, got {max_payload_bytes!r}"
+            )
         self._provider = provider
+        self._retry_for = retry_for
+        self._max_payload_bytes = max_payload_bytes
 
     async def start_orchestration(
         self, instance: str, name: str, input: Any = None, *, version: str | None = None
@@ -89,10 +132,13 @@ class Client:
 
         Starting an id whose instance already finished has no effect.
         """
+        text = self._checked(encode(input), f"input of orchestration {name!r}")
         message = StartOrchestration(
-            instance=instance, orchestration=name, input=encode(input), version=version
+            instance=instance, orchestration=name, input=text, version=version
         )
-        await self._provider.enqueue_for_orchestrator(message)
+        await self._retrying(
+            "start_orchestration", lambda: self._provider.enqueue_for_orchestrator(message)
+        )
 
     async def raise_event(self, instance: str, name: str, data: Any = None) -> None:
         """Deliver external event ``name`` with ``data`` to a started instance.
@@ -100,18 +146,45 @@ class Client:
         Events wait in the instance until it calls ``ctx.wait_for_event(name)``, even when
         raised before that call; events for an instance that was never started are dropped.
         """
-        message = ExternalRaised(instance=instance, name=name, data=encode(data))
-        await self._provider.enqueue_for_orchestrator(message)
+        text = self._checked(encode(data), f"data of event {name!r}")
+        message = ExternalRaised(instance=instance, name=name, data=text)
+        await self._retrying(
+            "raise_event", lambda: self._provider.enqueue_for_orchestrator(message)
+        )
 
     async def cancel_instance(self, instance: str, reason: str = "cancelled by client") -> None:
-        """Cancel a running instance: it ends ``CANCELLED``, its pending activities dropped."""
-        await self._provider.enqueue_for_orchestrator(
-            CancelInstance(instance=instance, reason=reason)
+        """Cancel an instance: it ends ``CANCELLED``, its pending activities dropped.
+
+        Works on an instance that is running, sleeping, waiting, or started but not yet
+        run. Cancelling one that was already cancelled does nothing; one that already
+        completed or failed raises ``InstanceEndedError`` and changes nothing.
+        """
+        state = await self.get_status(instance)
+        if state.status is OrchestrationStatus.CANCELLED:
+            return
+        if state.status.is_terminal:
+            raise InstanceEndedError(
+                f"cannot cancel orchestration {instance!r}: it already "
+                f"{state.status.value.lower()}",
+                state,
+            )
+        message = CancelInstance(instance=instance, reason=reason)
+        await self._retrying(
+            "cancel_instance", lambda: self._provider.enqueue_for_orchestrator(message)
         )
 
     async def get_status(self, instance: str) -> OrchestrationState:
-        """The instance's current state, from the history of its latest execution."""
-        return state_from_history(instance, await self._provider.read(instance))
+        """The instance's current state, from the history of its latest execution.
+
+        When that history cannot be decoded, the state comes from the execution's stored
+        status and output (providers declaring ``MANAGEMENT``), else it is ``FAILED`` with
+        a ``corrupt_history`` error: such an instance can never run again.
+        """
+        try:
+            history = await self._retrying("get_status", lambda: self._provider.read(instance))
+        except CorruptDataError as exc:
+            return await self._unreadable(instance, exc)
+        return state_from_history(instance, history)
 
     # -- management (each needs the provider capability it names) ---------------------------
 
@@ -201,11 +274,87 @@ class Client:
             await asyncio.sleep(min(wait, remaining))
             wait = min(wait * 2, _MAX_WAIT)
 
+    def _checked(self, text: str, what: str) -> str:
+        return check_size(text, self._max_payload_bytes, what)
+
+    async def _retrying(self, call: str, operation: Callable[[], Awaitable[_T]]) -> _T:
+        """``await operation()``, retrying retryable provider errors for ``retry_for`` s."""
+        began = time.monotonic()
+        attempt = 1
+        while True:
+            try:
+                return await operation()
+            except ProviderError as exc:
+                if not exc.retryable:
+                    raise
+                spent = time.monotonic() - began
+                delay = backoff_delay(attempt, _RETRY_FIRST_WAIT, _RETRY_MAX_WAIT)
+                if spent + delay > self._retry_for:
+                    raise TransientError(
+                        exc.operation,
+                        f"{call} gave up after {attempt} attempt{'s' if attempt > 1 else ''} "
+                        f"in {spent:.1f} s (retry_for={self._retry_for:g}); "
+                        f"last error: {exc.message}",
+                    ) from None
+                attempt += 1
+                await asyncio.sleep(delay)
+
+    async def _unreadable(self, instance: str, exc: CorruptDataError) -> OrchestrationState:
+        corrupt = ErrorDetails(
+            category=ErrorCategory.INFRASTRUCTURE, kind="corrupt_history", message=str(exc)
+        )
+        failed = OrchestrationState(
+            instance=instance, status=OrchestrationStatus.FAILED, error=corrupt
+        )
+        provider = self._provider
+        if Capability.MANAGEMENT not in provider.capabilities or not isinstance(
+            provider, Management
+        ):
+            return failed
+        executions = await self._retrying("get_status", lambda: provider.list_executions(instance))
+        if not executions:
+            return failed
+        info = await self._retrying(
+            "get_status", lambda: provider.get_execution_info(instance, executions[-1])
+        )
+        status = _STATUSES.get(info.status, OrchestrationStatus.RUNNING)
+        if status is OrchestrationStatus.RUNNING:
+            return OrchestrationState(instance=instance, status=status)
+        error = _stored_error(info.output) if info.output is not None else corrupt
+        return OrchestrationState(instance=instance, status=status, error=error)
+
+
+_STATUSES = {
+    Status.RUNNING: OrchestrationStatus.RUNNING,
+    Status.CONTINUED_AS_NEW: OrchestrationStatus.RUNNING,
+    Status.COMPLETED: OrchestrationStatus.COMPLETED,
+    Status.FAILED: OrchestrationStatus.FAILED,
+    Status.CANCELLED: OrchestrationStatus.CANCELLED,
+}
+
+
+def _stored_error(output: str) -> ErrorDetails:
+    """The ``ErrorDetails`` whose ``display()`` the runtime stored as an execution's output."""
+    head, colon, message = output.partition(": ")
+    category, slash, kind = head.partition("/")
+    try:
+        if colon and slash:
+            return ErrorDetails(category=ErrorCategory(category), kind=kind, message=message)
+    except ValueError:
+        pass
+    return ErrorDetails(category=ErrorCategory.INFRASTRUCTURE, kind="unknown", message=output)
+
 
 def state_from_history(instance: str, history: Sequence[Event]) -> OrchestrationState:
     """Derive an ``OrchestrationState`` from one execution's events."""
     started = next((e for e in history if isinstance(e, OrchestrationStarted)), None)
     if started is None:
+        # A batch that was never readable (corrupt start message) still gets its failure.
+        failed = next((e for e in history if isinstance(e, OrchestrationFailed)), None)
+        if failed is not None:
+            return OrchestrationState(
+                instance=instance, status=OrchestrationStatus.FAILED, error=failed.error
+            )
         return OrchestrationState(instance=instance, status=OrchestrationStatus.NOT_FOUND)
     cancelled = any(isinstance(e, OrchestrationCancelRequested) for e in history)
     for event in history:

@@ -24,6 +24,7 @@ from provkit.runtime._payload import encode
 
 if TYPE_CHECKING:
     from provkit.runtime._replay_timeline import Timeline
+    from provkit.runtime._retry import RetryPolicy
 
 T = TypeVar("T")
 
@@ -158,18 +159,35 @@ class OrchestrationContext:
         return self._timeline.is_replaying
 
     def schedule_activity(
-        self, name: str, input: Any = None, *, queue: str = DEFAULT_QUEUE
+        self,
+        name: str,
+        input: Any = None,
+        *,
+        queue: str = DEFAULT_QUEUE,
+        retry: RetryPolicy | None = None,
     ) -> DurableFuture[Any]:
         """Run activity ``name`` with ``input`` on task queue ``queue``; yields its result.
 
-        Only a runtime serving ``queue`` runs it (see ``Runtime``'s ``queues``).
+        Only a runtime serving ``queue`` runs it (see ``Runtime``'s ``queues``). With
+        ``retry``, a failed run is retried as the ``RetryPolicy`` says, each attempt and
+        each wait recorded in history; the future fails only when no attempt is left.
         """
         text = encode(input)
-        return self._timeline.schedule(
-            lambda event_id, now_ms: ActivityScheduled(
-                event_id=event_id, timestamp_ms=now_ms, name=name, input=text, queue=queue
+
+        def attempt() -> DurableFuture[Any]:
+            return self._timeline.schedule(
+                lambda event_id, now_ms: ActivityScheduled(
+                    event_id=event_id, timestamp_ms=now_ms, name=name, input=text, queue=queue
+                )
             )
-        )
+
+        if retry is None:
+            return attempt()
+        # Imported here: the retrying future is a DurableFuture defined in this module.
+        from provkit.runtime._retry import RetryingActivity
+
+        self._timeline.check_open()
+        return RetryingActivity(self._timeline, name, retry, attempt, self.schedule_timer)
 
     def schedule_timer(self, delay_seconds: float) -> DurableFuture[None]:
         """A future that completes ``delay_seconds`` (>= 0) after this call first ran."""

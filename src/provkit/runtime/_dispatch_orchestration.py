@@ -29,7 +29,7 @@ from provkit.contract.events import (
     OrchestrationStarted,
 )
 from provkit.contract.messages import ContinueAsNew, OrchestratorMessage, StartOrchestration
-from provkit.runtime._ack_plan import AckPlan, plan_poison_ack, plan_turn_ack
+from provkit.runtime._ack_plan import AckPlan, oversized_payload, plan_poison_ack, plan_turn_ack
 from provkit.runtime._dispatch import BackgroundAck, Settler, log
 from provkit.runtime._options import RuntimeOptions
 from provkit.runtime._replay import ExecutionReplay, OrchestrationFn
@@ -153,6 +153,11 @@ class OrchestrationDispatcher:
             metadata = ExecutionMetadata(status=Status.FAILED, output=error.display())
             return AckPlan(execution_id=item.execution_id, metadata=metadata)
 
+        if item.message_error is not None:
+            unreadable = self._unreadable_messages(item)
+            if unreadable is not None:
+                return unreadable
+
         cache = self.cache
         if cache.expects(item.instance, item.execution_id, item.history):
             # A history the cache holds was validated and is still running: no need to scan it.
@@ -183,6 +188,18 @@ class OrchestrationDispatcher:
             orchestrations=self._orchestrations,
             now_ms=now_ms,
         )
+        refused = oversized_payload(result.history_delta, self._options.max_payload_bytes)
+        if refused is not None:
+            replay.close()
+            log.warning("instance %r failed: %s", item.instance, refused.display())
+            return plan_poison_ack(
+                item.instance,
+                target.execution_id,
+                target.history,
+                starter(target.messages),
+                refused,
+                now_ms,
+            )
         try:
             plan = plan_turn_ack(item.instance, target.execution_id, result)
         except BaseException:
@@ -195,6 +212,33 @@ class OrchestrationDispatcher:
         if replay.resumable:
             self._acking[item.lock_token] = replay
         return plan
+
+    def _unreadable_messages(self, item: OrchestrationItem) -> AckPlan | GiveBack | None:
+        """What to do with a batch holding undecodable messages; ``None``: run it as usual.
+
+        Such a batch can never be processed as sent: it is given back until its
+        ``max_attempts``-th delivery, which fails the instance as poison (the messages go
+        with that ack). A batch for an instance that already ended is acked away at once,
+        as its readable messages would be.
+        """
+        history = item.history
+        if any(isinstance(event, _ENDED) for event in history):
+            return None
+        if item.attempt_count < self._options.max_attempts:
+            return GiveBack(f"messages of {item.instance!r} unreadable: {item.message_error}")
+        error = self._poison_error(item, f"a message is unreadable: {item.message_error}")
+        log.warning("instance %r failed: %s", item.instance, error.display())
+        target = target_execution(item)
+        if target is None:
+            target = TargetExecution(item.execution_id, history, item.messages)
+        return plan_poison_ack(
+            item.instance,
+            target.execution_id,
+            target.history,
+            starter(target.messages),
+            error,
+            self._clock.now_ms(),
+        )
 
     async def ack(self, item: OrchestrationItem, plan: AckPlan) -> None:
         """Commit ``plan`` for ``item``; a permanent failure gives the batch back for a retry.

@@ -30,8 +30,9 @@ from provkit.contract.messages import (
     OrchestratorMessage,
 )
 from provkit.runtime._dispatch import BackgroundAck, Settler, call_with_retry, log
+from provkit.runtime._errors import NonRetryableError
 from provkit.runtime._options import RuntimeOptions
-from provkit.runtime._payload import decode, encode
+from provkit.runtime._payload import PayloadTooLargeError, decode, encode, oversize
 
 _T = TypeVar("_T")
 
@@ -165,6 +166,8 @@ class WorkerSlot:
         """The completion message to ack, or ``None`` when the lease was lost meanwhile."""
         item = lease.item
         d = self._d
+        if lease.item_error is not None:
+            return await self._unreadable(lease, lease.item_error)
         if lease.attempt_count > d.options.max_attempts:
             return _failure(
                 lease,
@@ -212,6 +215,7 @@ class WorkerSlot:
                 ErrorCategory.APPLICATION,
                 "activity_failed",
                 str(raised) or type(raised).__name__,
+                retryable=not isinstance(raised, NonRetryableError),
             )
         try:
             result = encode(execution.result())
@@ -222,8 +226,34 @@ class WorkerSlot:
                 "activity_failed",
                 f"activity {item.name!r} returned a value that is not JSON: {error}",
             )
+        size = oversize(result, d.options.max_payload_bytes)
+        if size is not None:
+            what = f"result of activity {item.name!r}"
+            return _failure(
+                lease,
+                ErrorCategory.APPLICATION,
+                "payload_too_large",
+                str(PayloadTooLargeError(what, size, d.options.max_payload_bytes)),
+            )
         return ActivityCompletedMessage(
             instance=item.instance, execution_id=item.execution_id, id=item.id, result=result
+        )
+
+    async def _unreadable(self, lease: WorkLease, why: str) -> OrchestratorMessage | None:
+        """An undecodable item can never run: give it back until its ``max_attempts``-th
+        delivery, which reports it to its orchestration as a poison failure."""
+        max_attempts = self._d.options.max_attempts
+        item = lease.item
+        if lease.attempt_count < max_attempts:
+            log.warning("activity item of %r unreadable: %s; giving it back", item.instance, why)
+            await self._settler.give_back(lease)
+            return None
+        return _failure(
+            lease,
+            ErrorCategory.POISON,
+            "poison",
+            f"the work item was delivered {lease.attempt_count} times "
+            f"(max_attempts={max_attempts}) and is unreadable: {why}",
         )
 
     async def _invoke(self, fn: ActivityFn, argument: Any) -> Any:
@@ -276,14 +306,19 @@ async def _finishes(execution: asyncio.Future[Any], within: float) -> bool:
 
 
 def _failure(
-    lease: WorkLease, category: ErrorCategory, kind: str, message: str
+    lease: WorkLease,
+    category: ErrorCategory,
+    kind: str,
+    message: str,
+    *,
+    retryable: bool = False,
 ) -> ActivityFailedMessage:
     item = lease.item
     return ActivityFailedMessage(
         instance=item.instance,
         execution_id=item.execution_id,
         id=item.id,
-        error=ErrorDetails(category=category, kind=kind, message=message),
+        error=ErrorDetails(category=category, kind=kind, message=message, retryable=retryable),
     )
 
 

@@ -17,6 +17,14 @@ class TaskFailedError(Exception):
         self.details = details
 
 
+class NonRetryableError(Exception):
+    """Raise it from an activity whose failure a retry cannot fix (bad input, a refusal).
+
+    The activity fails with ``ErrorDetails.retryable`` false, so a ``RetryPolicy`` stops at
+    once instead of trying again. Any other exception an activity raises is retryable.
+    """
+
+
 class ReplayAbort(BaseException):
     """The engine gives up on this execution: the turn fails with ``details``.
 

@@ -8,6 +8,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
+from provkit.runtime._payload import DEFAULT_MAX_PAYLOAD_BYTES
+
 _MAY_BE_ZERO = frozenset({"replay_cache_instances", "replay_cache_bytes"})
 
 
@@ -17,7 +19,8 @@ class RuntimeOptions:
 
     A message or work item delivered more than ``max_attempts`` times is poison: its
     instance fails (or its activity fails) with an ``ErrorCategory.POISON`` error instead
-    of being retried forever.
+    of being retried forever. One that cannot be decoded can never succeed: it is given
+    back until its ``max_attempts``-th delivery, which fails it the same way.
     """
 
     orchestration_concurrency: int = 2
@@ -48,6 +51,12 @@ class RuntimeOptions:
     its new messages instead of replaying the whole history; 0 turns the cache off."""
     replay_cache_bytes: int = 256 * 1024 * 1024
     """Estimated memory those kept states may hold; beyond it the least recently used go."""
+    max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES
+    """Largest encoded JSON (UTF-8 bytes) of an activity input or result, a sub-orchestration
+    input, an orchestration output or continue-as-new input. A turn producing a larger one
+    fails its instance (``payload_too_large``) and stores none of it; a larger activity
+    result fails that activity (the orchestration may catch it). Give ``Client`` the same
+    limit for orchestration inputs and event data."""
 
     def __post_init__(self) -> None:
         for field in fields(self):

@@ -21,3 +21,37 @@ def encode(value: Any) -> str:
 def decode(text: str) -> Any:
     """The value ``text`` encodes; malformed text raises ``ValueError``."""
     return json.loads(text)
+
+
+DEFAULT_MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
+"""The largest payload (encoded JSON, in UTF-8 bytes) a runtime or client accepts by default."""
+
+
+class PayloadTooLargeError(ValueError):
+    """A payload's encoded JSON is longer than the configured ``max_payload_bytes``.
+
+    Raised before anything is stored; ``size`` and ``limit`` are in bytes.
+    """
+
+    def __init__(self, what: str, size: int, limit: int) -> None:
+        super().__init__(
+            f"{what} is {size:,} bytes of JSON, over the limit of {limit:,} (max_payload_bytes)"
+        )
+        self.size = size
+        self.limit = limit
+
+
+def oversize(text: str, limit: int) -> int | None:
+    """The UTF-8 size of ``text`` when it is over ``limit`` bytes, else ``None``."""
+    if len(text) * 4 <= limit:  # no character takes more than 4 bytes: skip the encoding
+        return None
+    size = len(text.encode("utf-8", "surrogatepass"))
+    return size if size > limit else None
+
+
+def check_size(text: str, limit: int, what: str) -> str:
+    """``text``, or ``PayloadTooLargeError`` naming ``what`` when it is over ``limit`` bytes."""
+    size = oversize(text, limit)
+    if size is not None:
+        raise PayloadTooLargeError(what, size, limit)
+    return text

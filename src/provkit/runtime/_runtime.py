@@ -20,6 +20,9 @@ from provkit.runtime._dispatch_worker import ActivityFn, WorkerDispatcher
 from provkit.runtime._options import RuntimeOptions
 from provkit.runtime._replay import OrchestrationFn
 
+_RECANCEL_AFTER = 0.5
+"""Seconds ``shutdown`` waits for cancelled slots to end before cancelling them again."""
+
 
 class Runtime:
     """Executes orchestrations and activities stored in ``provider``.
@@ -110,8 +113,12 @@ class Runtime:
         self._stopping.set()
         grace = self.options.shutdown_grace if grace is None else grace
         _, pending = await asyncio.wait(self._tasks, timeout=grace)
-        for task in pending:
-            task.cancel()
+        while pending:
+            for task in pending:
+                task.cancel()
+            # A cancelled slot still settles what it has in flight; one left waiting on a
+            # provider call that never returns is cancelled again instead of hanging here.
+            _, pending = await asyncio.wait(pending, timeout=_RECANCEL_AFTER)
         await self._reap()
 
     async def _abort(self) -> None:
