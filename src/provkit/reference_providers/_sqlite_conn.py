@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
+import os
 import sqlite3
+import tempfile
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar, cast
@@ -116,17 +119,36 @@ _TRANSIENT_CODES = frozenset(
 _CORRUPT_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 
 
-async def open_connection(target: str, *, wal: bool) -> aiosqlite.Connection:
+DEFAULT_BUSY_TIMEOUT = 5.0
+"""Seconds a write waits for another connection's write lock before failing as transient."""
+
+
+async def open_connection(
+    target: str, *, wal: bool, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+) -> aiosqlite.Connection:
     """Connect to ``target`` (a path or ``":memory:"``) and create the schema if it is new.
 
-    Failures raise ``ProviderError``s (operation ``"open"``) whose message names ``target``.
+    ``busy_timeout`` is how long (seconds) a write waits for a lock held by another
+    connection. Failures raise ``ProviderError``s (operation ``"open"``) whose one-line
+    message names ``target`` and the cause (a missing directory, no write permission...).
+    The connection's thread never keeps a process alive: a program that forgets to close
+    the provider still exits (what it committed is on disk).
     """
+    if not (math.isfinite(busy_timeout) and busy_timeout >= 0):
+        raise ValueError(f"busy_timeout must be a number of seconds >= 0, got {busy_timeout!r}")
+    if target != ":memory:":
+        await asyncio.to_thread(_check_location, target)
+    pending = aiosqlite.connect(target, isolation_level=None)
+    # aiosqlite's worker thread is not a daemon: an unclosed connection would make the
+    # interpreter wait for it forever at exit. It only serves this connection, and SQLite
+    # keeps every committed transaction whatever state the thread dies in.
+    pending._thread.daemon = True
     try:
-        conn = await aiosqlite.connect(target, isolation_level=None)
+        conn = await pending
     except Exception as exc:
         raise _naming(target, provider_error("open", exc)) from exc
     try:
-        await call(conn, "open", lambda raw: _prepare(raw, wal))
+        await call(conn, "open", lambda raw: _prepare(raw, wal, busy_timeout))
     except ProviderError as exc:
         await conn.close()
         raise _naming(target, exc) from exc
@@ -136,15 +158,50 @@ async def open_connection(target: str, *, wal: bool) -> aiosqlite.Connection:
     return conn
 
 
+def _check_location(target: str) -> None:
+    """Raise a ``ProviderError`` naming the cause when ``target`` cannot be opened for writing.
+
+    SQLite itself only says "unable to open database file"; this says which path and why.
+    """
+    path = os.path.abspath(target)
+    cause = _location_problem(path, os.path.dirname(path))
+    if cause is not None:
+        raise ProviderError("open", f"cannot open SQLite database {path}: {cause}")
+
+
+def _location_problem(path: str, directory: str) -> str | None:
+    if os.path.isdir(path):
+        return "it is a directory"
+    if not os.path.isdir(directory):
+        existing = directory
+        while not os.path.exists(existing):
+            existing = os.path.dirname(existing)
+        if os.path.isdir(existing):
+            return f"directory {directory} does not exist"
+        return f"{existing} is not a directory"
+    exists = os.path.exists(path)
+    try:
+        if exists:
+            os.close(os.open(path, os.O_RDWR))
+        # WAL keeps -wal and -shm files next to the database: the directory must take new
+        # files, also when the database itself exists.
+        with tempfile.NamedTemporaryFile(dir=directory, prefix=".provkit-probe-"):
+            pass
+    except OSError as exc:
+        where = "the file" if exists and exc.filename == path else f"directory {directory}"
+        return f"{where} is not writable ({exc.strerror or exc})"
+    return None
+
+
 def _naming(target: str, error: ProviderError) -> ProviderError:
     return type(error)(error.operation, f"{target}: {error.message}", retryable=error.retryable)
 
 
-def _prepare(raw: sqlite3.Connection, wal: bool) -> None:
+def _prepare(raw: sqlite3.Connection, wal: bool, busy_timeout: float) -> None:
     # Stored text comes back as bytes so that undecodable bytes reach the codec (which
     # reports CorruptDataError) instead of failing inside sqlite3.
     raw.text_factory = bytes
-    raw.execute("PRAGMA busy_timeout = 5000")
+    raw.execute(f"PRAGMA busy_timeout = {round(busy_timeout * 1000)}")
     raw.execute("PRAGMA temp_store = MEMORY")
     if wal:
         mode = raw.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -201,11 +258,12 @@ _Outcome = tuple["asyncio.Future[Any]", bool, Any]
 class Calls:
     """Runs units of work on an open connection's thread; calls that queue up share a hop.
 
-    Calls made while the thread is busy with earlier ones (or within one event-loop step) run
-    back to back in one hop as one transaction: ``BEGIN IMMEDIATE``, each call (a call's own
-    transaction becomes a savepoint, see ``_sqlite_ops``), one ``COMMIT``. Every result is
-    reported after that commit, all at once; a failed commit fails every call of the batch.
-    A lone call runs exactly as it would alone. A call whose caller is cancelled still runs.
+    Calls made with ``run`` while the thread is busy with earlier ones (or within one
+    event-loop step) run back to back in one hop as one transaction: ``BEGIN IMMEDIATE``,
+    each call (a call's own transaction becomes a savepoint, see ``_sqlite_ops``), one
+    ``COMMIT``. Every result is reported after that commit, all at once; a failed commit
+    fails every call of the batch. A lone call runs exactly as it would alone. A call whose
+    caller is cancelled still runs. Calls made with ``read`` are never part of a batch.
     """
 
     def __init__(self, conn: aiosqlite.Connection) -> None:
@@ -227,6 +285,17 @@ class Calls:
             # function), run in order on the connection thread. No future: _run_batch reports.
             self._conn._tx.put_nowait((None, self._run_batch))
         return await future
+
+    async def read(self, operation: str, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        """``work(connection)`` alone, outside any transaction: for calls that only read.
+
+        Never part of a batch, so a read never waits for the write lock: on a WAL file it
+        succeeds while another process holds that lock. It runs after every call made
+        before it.
+        """
+        if self._closed:
+            raise ProviderError(operation, "the connection is closed")
+        return await call(self._conn, operation, work)
 
     async def close(self) -> None:
         """Let queued calls finish, then close the connection; later calls raise."""

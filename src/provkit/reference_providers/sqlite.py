@@ -44,7 +44,7 @@ from provkit.contract.events import Event
 from provkit.contract.messages import ActivityExecute, OrchestratorMessage
 from provkit.reference_providers import _sqlite_admin as admin
 from provkit.reference_providers import _sqlite_ops as ops
-from provkit.reference_providers._sqlite_conn import Calls, open_connection
+from provkit.reference_providers._sqlite_conn import DEFAULT_BUSY_TIMEOUT, Calls, open_connection
 from provkit.reference_providers._wakeup import NextWake, Wakeup, long_poll
 
 _T = TypeVar("_T")
@@ -87,11 +87,22 @@ class SqliteProvider:
 
     @classmethod
     async def open_file(
-        cls, path: str | os.PathLike[str], clock: Clock | None = None
+        cls,
+        path: str | os.PathLike[str],
+        clock: Clock | None = None,
+        *,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
     ) -> SqliteProvider:
-        """A provider on the database file ``path`` (created if missing), in WAL mode."""
+        """A provider on the database file ``path`` (created if missing), in WAL mode.
+
+        ``busy_timeout``: seconds a write waits while another process holds the database's
+        write lock before it fails with ``TransientError``. Reads never wait for that lock.
+        A path that cannot be opened (missing directory, read-only place) raises a
+        ``ProviderError`` whose one-line message names the path and the cause.
+        """
         target = os.fspath(path)
-        return cls(await open_connection(target, wal=True), "sqlite-file", clock)
+        conn = await open_connection(target, wal=True, busy_timeout=busy_timeout)
+        return cls(conn, "sqlite-file", clock)
 
     def set_clock(self, clock: Clock) -> None:
         """Take "now" from ``clock`` from here on."""
@@ -132,6 +143,12 @@ class SqliteProvider:
         if self._closed:
             raise ProviderError(operation, "the provider is closed")
         return await self._calls.run(operation, work)
+
+    async def _read(self, operation: str, work: Callable[[sqlite3.Connection], _T]) -> _T:
+        """Run ``work``, which only reads, outside any write transaction (``Calls.read``)."""
+        if self._closed:
+            raise ProviderError(operation, "the provider is closed")
+        return await self._calls.read(operation, work)
 
     # -- orchestrator queue --------------------------------------------------------------
 
@@ -287,16 +304,16 @@ class SqliteProvider:
     # -- history -------------------------------------------------------------------------
 
     async def read(self, instance: str) -> list[Event]:
-        return await self._run("read", lambda conn: ops.read(conn, instance, self._events))
+        return await self._read("read", lambda conn: ops.read(conn, instance, self._events))
 
     async def read_execution(self, instance: str, execution_id: int) -> list[Event]:
-        return await self._run(
+        return await self._read(
             "read_execution",
             lambda conn: ops.read_execution(conn, instance, execution_id, self._events),
         )
 
     async def list_executions(self, instance: str) -> list[int]:
-        return await self._run("list_executions", lambda conn: ops.list_executions(conn, instance))
+        return await self._read("list_executions", lambda conn: ops.list_executions(conn, instance))
 
     async def append_history(
         self, instance: str, execution_id: int, events: Sequence[Event]
@@ -421,21 +438,33 @@ class InMemorySqliteFactory:
 class FileSqliteFactory:
     """``ProviderFactory``: each provider gets a new WAL file in its own temporary directory.
 
-    ``directory`` is where those temporary directories go (the system default if ``None``).
-    Closing such a provider (``dispose_provider`` or ``close``) removes its directory.
-    Shared stores (for several runtime processes) are such a file too, its path the
-    location; their directory goes only with ``remove_shared_store``.
+    ``directory`` is where those temporary directories go (the system default if ``None``);
+    ``busy_timeout`` is passed to ``SqliteProvider.open_file``. Closing such a provider
+    (``dispose_provider`` or ``close``) removes its directory. Shared stores (for several
+    runtime processes) are such a file too, its path the location; their directory goes
+    only with ``remove_shared_store``.
     """
 
-    def __init__(self, directory: str | None = None) -> None:
+    def __init__(
+        self, directory: str | None = None, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT
+    ) -> None:
         self._directory = directory
+        self._busy_timeout = busy_timeout
 
     async def create_provider(self) -> Provider:
-        path = await asyncio.to_thread(
-            tempfile.mkdtemp, prefix="provkit-sqlite-", dir=self._directory
-        )
         try:
-            provider = await SqliteProvider.open_file(os.path.join(path, "provider.db"))
+            path = await asyncio.to_thread(
+                tempfile.mkdtemp, prefix="provkit-sqlite-", dir=self._directory
+            )
+        except OSError as exc:
+            where = self._directory if self._directory is not None else tempfile.gettempdir()
+            raise ProviderError(
+                "open", f"cannot create a database directory in {where}: {exc.strerror or exc}"
+            ) from exc
+        try:
+            provider = await SqliteProvider.open_file(
+                os.path.join(path, "provider.db"), busy_timeout=self._busy_timeout
+            )
         except BaseException:
             await asyncio.to_thread(shutil.rmtree, path, ignore_errors=True)
             raise
@@ -463,7 +492,7 @@ class FileSqliteFactory:
 
     async def open_shared_provider(self, location: str) -> Provider:
         """A provider on the shared database file ``location``."""
-        return await SqliteProvider.open_file(location)
+        return await SqliteProvider.open_file(location, busy_timeout=self._busy_timeout)
 
     async def remove_shared_store(self, location: str) -> None:
         """Delete the shared database file and its temporary directory."""
