@@ -8,7 +8,10 @@ import pytest
 
 # Before anything imports them, so a failing assert in a suite helper explains itself.
 pytest.register_assert_rewrite(
-    "provkit.conformance.suite", "provkit.conformance._builders", "provkit.conformance._queues"
+    "provkit.conformance.suite",
+    "provkit.conformance._builders",
+    "provkit.conformance._queues",
+    "provkit.conformance._end_to_end",
 )
 
 from provkit.conformance._timing import SuiteClock, Timing  # noqa: E402

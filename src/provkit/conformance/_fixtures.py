@@ -106,3 +106,23 @@ def faults(provider: Provider) -> FaultInjection:
     """The provider's fault-injection hooks; needs ``Capability.FAULT_INJECTION``."""
     require(provider, Capability.FAULT_INJECTION)
     return cast(FaultInjection, provider)
+
+
+@pytest_asyncio.fixture(loop_scope="function")
+async def end_to_end(
+    request: pytest.FixtureRequest, _provider_under_test: Any
+) -> AsyncIterator[Any]:
+    """The ``end_to_end`` category's world: runtimes, a client and a jumping clock.
+
+    Imports the runtime only when an end-to-end test asks for it.
+    """
+    from provkit.conformance._end_to_end import EndToEnd
+
+    settings = _settings(request)
+    world = EndToEnd(
+        _provider_under_test, timescale=settings.timescale, op_timeout=settings.op_timeout
+    )
+    try:
+        yield world
+    finally:
+        await world.close()

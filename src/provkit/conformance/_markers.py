@@ -36,12 +36,16 @@ CAPABILITY = "capability"
 WITHOUT_CAPABILITY = "without_capability"
 """Marker ``without_capability(Capability.X)``: the test is for providers lacking it."""
 
+END_TO_END = "end_to_end"
+"""provkit's runtime over the provider under test, after the integration test plan."""
+
 BENCHMARK = "provider_benchmark"
 """Benchmarks of single provider operations; they run only when ``-m`` selects them."""
 
 MARKERS: dict[str, str] = {
     **CATEGORIES,
     **EXTENDED,
+    END_TO_END: "provkit's runtime over the provider: races, crashes, timers, retries, cancels",
     BENCHMARK: "benchmark of single provider operations (run only with -m provider_benchmark)",
     CAPABILITY: "capability(Capability.X, ...): skipped unless the provider declares them all",
     WITHOUT_CAPABILITY: "without_capability(Capability.X): skipped if the provider declares it",
@@ -54,7 +58,7 @@ OTHER = "other"
 def category_of(marker_names: Iterable[str]) -> str:
     """The report row of a test carrying ``marker_names``."""
     names = set(marker_names)
-    for name in (*CATEGORIES, *EXTENDED, BENCHMARK):
+    for name in (*CATEGORIES, *EXTENDED, END_TO_END, BENCHMARK):
         if name in names:
             return name
     return OTHER
