@@ -2,9 +2,9 @@
 
 The whole suite against each reference provider (injected clock, and with ``CLOCK`` hidden so
 every expiry test sleeps for real) is a CI step of its own (``.ci/run``): a run of minutes,
-not a unit test. Here: each category holds at least as many tests as the anchor suite has,
-every core and extended category runs by default, and without ``CLOCK`` an expiry test
-really waits.
+not a unit test. Here: each category holds at least as many tests as the anchor suite has
+(``end_to_end`` at least 15 scenarios, each naming its plan item), every category runs by
+default, and without ``CLOCK`` an expiry test really waits.
 """
 
 from __future__ import annotations
@@ -14,7 +14,13 @@ from collections import Counter
 import pytest
 
 from provkit.conformance import Timing
-from provkit.conformance._markers import BENCHMARK, CATEGORIES, EXTENDED, category_of
+from provkit.conformance._markers import (
+    BENCHMARK,
+    CATEGORIES,
+    END_TO_END,
+    EXTENDED,
+    category_of,
+)
 
 ANCHOR_COUNTS = {
     "instance_locking": 11,
@@ -41,6 +47,9 @@ EXTENDED_COUNTS = {
 what its bulk-deletion and instance-stats tests cover); payloads and corruption have no
 anchor category."""
 
+END_TO_END_FLOOR = 15
+"""Scenarios of the end-to-end category (issue 11)."""
+
 EXPIRY_TEST = "test_expired_orchestration_lock_redelivers_the_same_batch"
 
 
@@ -49,12 +58,13 @@ def test_categories_hold_their_floors_and_expiry_waits_for_real_without_clock(
 ) -> None:
     """One run with ``CLOCK`` hidden and ``-k`` picking one expiry test.
 
-    What it collected: every core and extended category, each with at least its floor. What
-    it ran: that expiry test passed, taking at least one real lock timeout.
+    What it collected: every category, each with at least its floor (and each end-to-end
+    scenario naming its plan item). What it ran: that expiry test passed, taking at least
+    one real lock timeout.
     """
     assert set(ANCHOR_COUNTS) == set(CATEGORIES)
     assert set(EXTENDED_COUNTS) == set(EXTENDED)
-    floors = {**ANCHOR_COUNTS, **EXTENDED_COUNTS}
+    floors = {**ANCHOR_COUNTS, **EXTENDED_COUNTS, END_TO_END: END_TO_END_FLOOR}
     pytester.copy_example("outside_factories.py")
     reprec = pytester.inline_run(
         "--provider=outside_factories:NoClockSqliteFactory",
@@ -72,6 +82,11 @@ def test_categories_hold_their_floors_and_expiry_waits_for_real_without_clock(
     assert set(counts) == set(floors), "every category runs by default, benchmarks do not"
     assert {c: counts[c] >= n for c, n in floors.items()} == dict.fromkeys(floors, True), dict(
         counts
+    )
+    scenarios = [i for i in [*selected, *deselected] if i.get_closest_marker(END_TO_END)]
+    docs = [(i.name, (getattr(i, "obj", None).__doc__ or "").split()[:1]) for i in scenarios]
+    assert [name for name, first in docs if first != ["Plan"]] == [], (
+        "every end-to-end scenario's docstring names its plan item"
     )
 
     calls = [r for r in reprec.getreports("pytest_runtest_logreport") if r.when == "call"]

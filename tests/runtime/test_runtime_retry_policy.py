@@ -17,8 +17,8 @@ from provkit.runtime import (
     OrchestrationStatus,
     RetryPolicy,
     TaskFailedError,
-    run_turn,
 )
+from provkit.runtime._replay import run_turn
 
 on_memory = pytest.mark.parametrize("store", ["memory"], indirect=True)
 

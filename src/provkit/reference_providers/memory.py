@@ -13,6 +13,8 @@ import itertools
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Self
 
 from provkit.contract import (
     INITIAL_EXECUTION_ID,
@@ -362,6 +364,17 @@ class MemoryProvider:
         self._locks.clear()
         self._work.clear()
         self._instances.clear()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
 
 
 class MemoryFactory:

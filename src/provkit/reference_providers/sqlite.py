@@ -49,6 +49,9 @@ from provkit.reference_providers._wakeup import NextWake, Wakeup, long_poll
 
 _T = TypeVar("_T")
 
+_READ_ONLY = frozenset({"read", "read_execution", "list_executions"})
+"""Operations that only read: never batched into a write transaction (``Calls.read``)."""
+
 
 class SqliteProvider:
     """A ``Provider`` on one SQLite connection: ``open_memory()`` or ``open_file(path)``.
@@ -142,13 +145,9 @@ class SqliteProvider:
     async def _run(self, operation: str, work: Callable[[sqlite3.Connection], _T]) -> _T:
         if self._closed:
             raise ProviderError(operation, "the provider is closed")
+        if operation in _READ_ONLY:
+            return await self._calls.read(operation, work)
         return await self._calls.run(operation, work)
-
-    async def _read(self, operation: str, work: Callable[[sqlite3.Connection], _T]) -> _T:
-        """Run ``work``, which only reads, outside any write transaction (``Calls.read``)."""
-        if self._closed:
-            raise ProviderError(operation, "the provider is closed")
-        return await self._calls.read(operation, work)
 
     # -- orchestrator queue --------------------------------------------------------------
 
@@ -304,16 +303,16 @@ class SqliteProvider:
     # -- history -------------------------------------------------------------------------
 
     async def read(self, instance: str) -> list[Event]:
-        return await self._read("read", lambda conn: ops.read(conn, instance, self._events))
+        return await self._run("read", lambda conn: ops.read(conn, instance, self._events))
 
     async def read_execution(self, instance: str, execution_id: int) -> list[Event]:
-        return await self._read(
+        return await self._run(
             "read_execution",
             lambda conn: ops.read_execution(conn, instance, execution_id, self._events),
         )
 
     async def list_executions(self, instance: str) -> list[int]:
-        return await self._read("list_executions", lambda conn: ops.list_executions(conn, instance))
+        return await self._run("list_executions", lambda conn: ops.list_executions(conn, instance))
 
     async def append_history(
         self, instance: str, execution_id: int, events: Sequence[Event]

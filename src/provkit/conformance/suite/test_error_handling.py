@@ -42,6 +42,7 @@ from provkit.contract.events import Event
 
 pytestmark = [pytest.mark.error_handling, pytest.mark.asyncio]
 
+
 # Rejects: token checks that accept unknown tokens or crash on odd strings with a foreign error
 @pytest.mark.parametrize(
     "token",
