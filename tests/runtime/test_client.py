@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from typing import Any
 
 import pytest
-from _runtime_support import FlakyProvider, running
+from _runtime_support import FAST, FlakyProvider, running
 
 from provkit.contract import (
     Capability,
@@ -17,6 +18,7 @@ from provkit.contract import (
     InstanceFilter,
     NotFoundError,
     ProviderError,
+    ProviderWrapper,
     PruneResult,
     Status,
     TransientError,
@@ -269,26 +271,50 @@ async def test_cancel_is_refused_for_ended_instances_and_a_no_op_when_cancelled(
     assert await provider.fetch_orchestration_item(30.0) is None
 
 
+class WithoutManagement(ProviderWrapper):
+    """The provider without its ``MANAGEMENT`` capability."""
+
+    @property
+    def capabilities(self) -> frozenset[Capability]:
+        return self.inner.capabilities - {Capability.MANAGEMENT}
+
+
 @pytest.mark.asyncio
-async def test_status_of_an_instance_with_unreadable_history_is_failed_with_the_reason(
+@pytest.mark.parametrize("store", ["memory"], indirect=True)
+async def test_status_of_an_instance_with_unreadable_history_shows_its_failure(
     provider: SqliteProvider,
 ) -> None:
-    """A corrupt history reads as FAILED, with the stored failure when the provider keeps one."""
+    """Corrupt history: RUNNING then FAILED with the stored poison reason (MANAGEMENT), or
+    FAILED with the corrupt-history error (without it)."""
     await provider.append_history("broken", 1, [STARTED])
     await provider.corrupt_history("broken", 1)
+    client = Client(provider)
+    bare = await Client(WithoutManagement(provider)).get_status("broken")
+    before = await client.get_status("broken")
 
-    state = await Client(provider).get_status("broken")
+    await client.raise_event("broken", "wake")
+    options = dataclasses.replace(FAST, max_attempts=1)
+    async with running(provider, {"greet": greet}, options=options):
+        after = await client.wait_for_orchestration("broken", timeout=10)
 
-    assert state.status is OrchestrationStatus.FAILED
-    assert state.error is not None
-    if Capability.MANAGEMENT in provider.capabilities:
-        assert state.error.category is ErrorCategory.POISON
-    else:
-        assert (state.error.category, state.error.kind) == (
-            ErrorCategory.INFRASTRUCTURE,
-            "corrupt_history",
-        )
-        assert "history of 'broken'" in state.error.message
+    assert before == OrchestrationState(instance="broken", status=OrchestrationStatus.RUNNING)
+    assert bare.status is OrchestrationStatus.FAILED
+    assert bare.error is not None
+    assert (bare.error.category, bare.error.kind) == (
+        ErrorCategory.INFRASTRUCTURE,
+        "corrupt_history",
+    )
+    assert "history of 'broken'" in bare.error.message
+    assert after.status is OrchestrationStatus.FAILED
+    assert after.error is not None
+    assert (after.error.category, after.error.kind) == (ErrorCategory.POISON, "poison")
+    assert after.error.message.startswith(
+        "messages of 'broken' were delivered 2 times (max_attempts=1); its history is unreadable"
+    )
+
+
+async def greet(ctx: Any, name: str) -> str:
+    return f"hello {name}"
 
 
 def test_history_without_a_start_but_with_a_failure_reads_as_failed() -> None:

@@ -83,9 +83,7 @@ def pytest_configure(config: pytest.Config) -> None:
             category=pytest.PytestDeprecationWarning,
         )
     config.pluginmanager.register(_fixtures, "provkit-fixtures")
-    config.pluginmanager.register(
-        ConformanceRun(spec, timescale, known_failures), "provkit-run"
-    )
+    config.pluginmanager.register(ConformanceRun(spec, timescale, known_failures), "provkit-run")
     if config.pluginmanager.has_plugin("benchmark"):
         config.pluginmanager.register(BenchmarkProvider(spec), "provkit-benchmark-info")
 

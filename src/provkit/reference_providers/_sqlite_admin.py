@@ -227,9 +227,7 @@ WHERE e.status != :running
 ORDER BY i.instance LIMIT :limit
 """
 _ANY_ROOT = _SELECT_ROOTS.format(wanted="")
-_WANTED_ROOT = _SELECT_ROOTS.format(
-    wanted="AND i.instance IN (SELECT instance FROM temp.doomed)"
-)
+_WANTED_ROOT = _SELECT_ROOTS.format(wanted="AND i.instance IN (SELECT instance FROM temp.doomed)")
 
 
 def delete_instances(conn: sqlite3.Connection, selection: InstanceFilter) -> DeleteResult:

@@ -289,13 +289,14 @@ class Calls:
     async def read(self, operation: str, work: Callable[[sqlite3.Connection], _T]) -> _T:
         """``work(connection)`` alone, outside any transaction: for calls that only read.
 
-        Never part of a batch, so a read never waits for the write lock: on a WAL file it
-        succeeds while another process holds that lock. It runs after every call made
-        before it.
+        Never part of a batch, so a read never waits for the write lock: its deferred
+        transaction (one snapshot for all its statements) takes no lock on a WAL file, where
+        it succeeds while another process holds the write lock. It runs after every call
+        made before it.
         """
         if self._closed:
             raise ProviderError(operation, "the connection is closed")
-        return await call(self._conn, operation, work)
+        return await call(self._conn, operation, lambda raw: _read_only(raw, work))
 
     async def close(self) -> None:
         """Let queued calls finish, then close the connection; later calls raise."""
@@ -317,6 +318,15 @@ class Calls:
             # A closed event loop raises RuntimeError: nobody is waiting there any more.
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(_report, mine)
+
+
+def _read_only(raw: sqlite3.Connection, work: Callable[[sqlite3.Connection], _T]) -> _T:
+    raw.execute("BEGIN")
+    try:
+        return work(raw)
+    finally:
+        if raw.in_transaction:
+            raw.execute("COMMIT")
 
 
 def _run_together(raw: sqlite3.Connection, batch: list[_Call]) -> list[_Outcome]:

@@ -49,7 +49,18 @@ from provkit.reference_providers._wakeup import NextWake, Wakeup, long_poll
 
 _T = TypeVar("_T")
 
-_READ_ONLY = frozenset({"read", "read_execution", "list_executions"})
+_READ_ONLY = frozenset(
+    {
+        "read",
+        "read_execution",
+        "list_executions",
+        "get_instance_info",
+        "get_execution_info",
+        "list_instances",
+        "get_queue_depths",
+        "get_system_metrics",
+    }
+)
 """Operations that only read: never batched into a write transaction (``Calls.read``)."""
 
 

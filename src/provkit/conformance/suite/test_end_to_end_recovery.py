@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -26,7 +26,7 @@ from provkit.conformance._end_to_end import (
     kinds,
     until,
 )
-from provkit.contract import ErrorCategory
+from provkit.contract import Capability, ErrorCategory, FaultInjection, ProviderWrapper
 from provkit.contract import events as ev
 from provkit.runtime import OrchestrationContext, OrchestrationStatus
 
@@ -425,3 +425,69 @@ async def test_timer_of_a_crashed_runtime_fires_once_in_the_next_runtime(
     history = await end_to_end.history("replaced")
     assert_sound("replaced", history)
     assert kinds(history).count("TimerFired") == 1
+
+
+# -- corrupt messages (plan 6.2, 11.3) -----------------------------------------------------
+
+
+class StarvedWorkers(ProviderWrapper):
+    """Hands out no work item: a runtime on it only runs turns, leaving activities queued."""
+
+    async def fetch_work_item(self, lock_timeout: float, poll_timeout: float = 0.0) -> None:
+        await asyncio.sleep(min(poll_timeout, 0.05))
+
+
+# Rejects: an undecodable message or item that is not counted as a delivery (so it is
+# retried forever), that blocks the healthy instances behind it, or whose activity identity
+# is lost (so its orchestration never learns that it failed)
+@pytest.mark.capability(Capability.FAULT_INJECTION)
+async def test_corrupt_message_on_each_queue_fails_its_instance_within_max_attempts(
+    end_to_end: EndToEnd,
+) -> None:
+    """Plan 6.2 orphan_with_exhausted_retries_fails, 11.3: an undecodable start, event or
+    work item fails its instance as poison after max_attempts deliveries; others complete."""
+    faults = cast(FaultInjection, end_to_end.store)
+
+    async def waits(ctx: OrchestrationContext, _: Any) -> Any:
+        return await ctx.wait_for_event("go")
+
+    orchestrations = {"one_step": one_step, "waits": waits}
+    activities = {"double": lambda n: 2 * n}
+    client = end_to_end.client()
+    await client.start_orchestration("bad-work", "one_step", 1)
+    await client.start_orchestration("bad-event", "waits")
+    first = await end_to_end.runtime(
+        orchestrations, activities, provider=StarvedWorkers(end_to_end.provider)
+    )
+    for instance in ("bad-work", "bad-event"):
+        await end_to_end.history_until(instance, lambda h: len(h) == 2)
+    await end_to_end.crash(first)
+    await client.raise_event("bad-event", "go", "never read")
+    await client.start_orchestration("bad-start", "one_step", 3)
+    assert await faults.corrupt_work_items("bad-work") == 1
+    assert await faults.corrupt_orchestrator_messages("bad-event") == 1
+    assert await faults.corrupt_orchestrator_messages("bad-start") == 1
+    healthy = [f"healthy-{n}" for n in range(5)]
+    for n, instance in enumerate(healthy):
+        await client.start_orchestration(instance, "one_step", n)
+
+    recorder = Recorder(end_to_end.provider)
+    options = end_to_end.options(max_attempts=3)
+    await end_to_end.runtime(orchestrations, activities, options=options, provider=recorder)
+    states = await end_to_end.finish_all(client, [*healthy, "bad-start", "bad-event", "bad-work"])
+
+    assert [(s.status, s.output) for s in states[:5]] == [
+        (OrchestrationStatus.COMPLETED, 2 * n) for n in range(5)
+    ]
+    for state in states[5:]:
+        assert state.status is OrchestrationStatus.FAILED, state
+        assert state.error is not None
+        assert state.error.category is ErrorCategory.POISON, state
+        assert "(max_attempts=3)" in state.error.message, state.error.message
+        assert "unreadable" in state.error.message, state.error.message
+    deliveries = Counter(item.instance for item in recorder.turns)
+    assert (deliveries["bad-start"], deliveries["bad-event"]) == (3, 3)
+    assert [lease.attempt_count for lease in recorder.leases if not lease.item.name] == [1, 2, 3]
+    for instance in ("bad-event", "bad-work"):
+        history = await end_to_end.history(instance)
+        assert_sound(instance, history)
