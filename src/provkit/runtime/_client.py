@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+import functools
 import math
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -196,7 +197,10 @@ class Client:
         instance the one-line error. ``NotFoundError`` when the instance has no record.
         """
         self._require(Capability.MANAGEMENT)
-        return await cast(Management, self._provider).get_instance_info(instance)
+        management = cast(Management, self._provider)
+        return await self._retrying(
+            "get_instance_info", lambda: management.get_instance_info(instance)
+        )
 
     async def list_instances(
         self, status: Status | None = None, *, page_size: int = 100
@@ -208,7 +212,12 @@ class Client:
         found: list[str] = []
         cursor = None
         while True:
-            page = await management.list_instances(status=status, limit=page_size, cursor=cursor)
+            page = await self._retrying(
+                "list_instances",
+                functools.partial(
+                    management.list_instances, status=status, limit=page_size, cursor=cursor
+                ),
+            )
             found += page.instances
             if page.next_cursor is None:
                 return found
@@ -221,14 +230,18 @@ class Client:
         sub-orchestration is deleted through its root (``NotRootError``).
         """
         self._require(Capability.DELETION)
-        return await cast(Deletion, self._provider).delete_instance(instance, force=force)
+        deletion = cast(Deletion, self._provider)
+        return await self._retrying(
+            "delete_instance", lambda: deletion.delete_instance(instance, force=force)
+        )
 
     async def delete_instances(self, selection: InstanceFilter | None = None) -> DeleteResult:
         """Delete finished root instances (and their trees) that ``selection`` picks, at most
         its ``limit`` per call (``Capability.DELETION``)."""
         self._require(Capability.DELETION)
         deletion = cast(Deletion, self._provider)
-        return await deletion.delete_instances(selection or InstanceFilter())
+        chosen = selection or InstanceFilter()
+        return await self._retrying("delete_instances", lambda: deletion.delete_instances(chosen))
 
     async def prune_executions(
         self,
@@ -239,8 +252,12 @@ class Client:
     ) -> PruneResult:
         """Delete old executions of ``instance``, never the current one (``Capability.PRUNE``)."""
         self._require(Capability.PRUNE)
-        return await cast(Prune, self._provider).prune_executions(
-            instance, keep_last=keep_last, completed_before_ms=completed_before_ms
+        pruning = cast(Prune, self._provider)
+        return await self._retrying(
+            "prune_executions",
+            lambda: pruning.prune_executions(
+                instance, keep_last=keep_last, completed_before_ms=completed_before_ms
+            ),
         )
 
     def _require(self, capability: Capability) -> None:
