@@ -1,8 +1,9 @@
 """One scenario, both queues: adapters giving the orchestrator and worker queues one shape.
 
-A test parametrized over ``QUEUES`` enqueues one item (instance A's start, or one activity
-of A), takes it, and acks, renews or abandons the token through the adapter, so every rule
-the contract states for both queues is written once and checked on each.
+A test parametrized over ``QUEUES`` enqueues one item (an instance's start, or one activity
+of it; instance A unless told otherwise), takes it, and acks, renews or abandons the token
+through the adapter, so every rule the contract states for both queues is written once and
+checked on each.
 """
 
 from __future__ import annotations
@@ -43,8 +44,8 @@ class OrchestratorQueue:
         "abandon": "abandon_orchestration_item",
     }
 
-    async def enqueue(self, provider: Provider) -> None:
-        await provider.enqueue_for_orchestrator(start_item(A))
+    async def enqueue(self, provider: Provider, instance: str = A) -> None:
+        await provider.enqueue_for_orchestrator(start_item(instance))
 
     async def take(self, provider: Provider, lock_timeout: float) -> str:
         """Fetch A's start (failing the test if it is not fetchable); return the token."""
@@ -52,12 +53,14 @@ class OrchestratorQueue:
         assert (item.instance, item.messages) == (A, [start_item(A)])
         return item.lock_token
 
-    async def try_take(self, provider: Provider, lock_timeout: float) -> tuple[str, int] | None:
-        """Fetch; ``None`` if nothing is fetchable, else A's (token, attempt_count)."""
+    async def try_take(
+        self, provider: Provider, lock_timeout: float, instance: str = A
+    ) -> tuple[str, int] | None:
+        """Fetch; ``None`` if nothing is fetchable, else ``instance``'s (token, attempt_count)."""
         item = await fetch(provider, lock_timeout)
         if item is None:
             return None
-        assert (item.instance, item.messages) == (A, [start_item(A)])
+        assert (item.instance, item.messages) == (instance, [start_item(instance)])
         return item.lock_token, item.attempt_count
 
     async def ack(self, provider: Provider, token: str, marker: str) -> None:
@@ -74,8 +77,14 @@ class OrchestratorQueue:
     async def renew(self, provider: Provider, token: str, extend_for: float) -> None:
         await provider.renew_orchestration_item_lock(token, extend_for)
 
-    async def abandon(self, provider: Provider, token: str, delay: float | None = None) -> None:
-        await provider.abandon_orchestration_item(token, delay)
+    async def abandon(
+        self,
+        provider: Provider,
+        token: str,
+        delay: float | None = None,
+        ignore_attempt: bool = False,
+    ) -> None:
+        await provider.abandon_orchestration_item(token, delay, ignore_attempt)
 
     async def call(
         self, provider: Provider, timing: Timing, operation: Operation, token: str, marker: str
@@ -121,8 +130,8 @@ class WorkerQueue:
         "abandon": "abandon_work_item",
     }
 
-    async def enqueue(self, provider: Provider) -> None:
-        await provider.enqueue_for_worker(work_item(A, 1))
+    async def enqueue(self, provider: Provider, instance: str = A) -> None:
+        await provider.enqueue_for_worker(work_item(instance, 1))
 
     async def take(self, provider: Provider, lock_timeout: float) -> str:
         """Lease A's activity (failing the test if it is not fetchable); return the token."""
@@ -131,12 +140,14 @@ class WorkerQueue:
         assert lease.item == work_item(A, 1)
         return lease.lock_token
 
-    async def try_take(self, provider: Provider, lock_timeout: float) -> tuple[str, int] | None:
+    async def try_take(
+        self, provider: Provider, lock_timeout: float, instance: str = A
+    ) -> tuple[str, int] | None:
         """Fetch; ``None`` if nothing is fetchable, else the item's (token, attempt_count)."""
         lease = await fetch_work(provider, lock_timeout)
         if lease is None:
             return None
-        assert lease.item == work_item(A, 1)
+        assert lease.item == work_item(instance, 1)
         return lease.lock_token, lease.attempt_count
 
     async def ack(self, provider: Provider, token: str, marker: str) -> None:
@@ -146,8 +157,14 @@ class WorkerQueue:
     async def renew(self, provider: Provider, token: str, extend_for: float) -> None:
         await provider.renew_work_item_lock(token, extend_for)
 
-    async def abandon(self, provider: Provider, token: str, delay: float | None = None) -> None:
-        await provider.abandon_work_item(token, delay)
+    async def abandon(
+        self,
+        provider: Provider,
+        token: str,
+        delay: float | None = None,
+        ignore_attempt: bool = False,
+    ) -> None:
+        await provider.abandon_work_item(token, delay, ignore_attempt)
 
     async def call(
         self, provider: Provider, timing: Timing, operation: Operation, token: str, marker: str

@@ -28,6 +28,20 @@ class Capability(enum.Enum):
     are skipped with a reason naming it; the six core categories never depend on one,
     except that ``CLOCK`` lets expiry tests move time instead of sleeping and
     ``FAULT_INJECTION`` enables the corrupt-data tests.
+
+    ``LONG_POLL`` has no methods, only this behaviour. Without it, every fetch returns at
+    once whatever its ``poll_timeout``. With it, a fetch (``fetch_orchestration_item``,
+    ``fetch_work_item``, ``fetch_work_item_from``) that finds nothing it may take waits
+    until something becomes fetchable for it or ``poll_timeout`` seconds have passed, and
+    only then returns ``None``; it never returns later than ``poll_timeout`` (plus
+    scheduling slack) and never waits when ``poll_timeout`` is 0. It wakes at once, well
+    before ``poll_timeout``, for work this provider object makes fetchable: an enqueue, an
+    ack that enqueues work or releases an instance that has visible messages, a worker
+    ack's completion, an abandon, and a delay, timer or lock expiry reaching its time.
+    (Work written by another process may be noticed only when the wait ends.) With an
+    injected clock (``CLOCK``), a waiting fetch re-reads the clock at least every 0.05 s of
+    real time, so a clock moved past a visibility or expiry time also wakes it. Several
+    waiting fetches and one new item: one of them gets it, the others keep waiting.
     """
 
     CLOCK = "clock"
@@ -35,22 +49,7 @@ class Capability(enum.Enum):
     FAULT_INJECTION = "fault_injection"
     """The provider implements ``FaultInjection`` (store undecodable data on purpose)."""
     LONG_POLL = "long_poll"
-    """Fetches wait up to ``poll_timeout`` for work instead of returning at once.
-
-    Without it, every fetch returns at once whatever its ``poll_timeout``. With it, a fetch
-    (``fetch_orchestration_item``, ``fetch_work_item``, ``fetch_work_item_from``) that finds
-    nothing it may take waits until something becomes fetchable for it or ``poll_timeout``
-    seconds have passed, and only then returns ``None``; it never returns later than
-    ``poll_timeout`` (plus scheduling slack) and never waits when ``poll_timeout`` is 0.
-    It wakes at once, well before ``poll_timeout``, for work this provider object makes
-    fetchable: an enqueue, an ack that enqueues work or releases an instance that has
-    visible messages, a worker ack's completion, an abandon, and a delay, timer or lock
-    expiry reaching its time. (Work written by another process may be noticed only when
-    the wait ends.) With an injected clock (``CLOCK``), a waiting fetch re-reads the clock
-    at least every 0.05 s of real time, so a clock moved past a visibility or expiry time
-    also wakes it. Several waiting fetches and one new item: one of them gets it, the
-    others keep waiting.
-    """
+    """Fetches wait up to ``poll_timeout`` for work and wake early when it comes (see above)."""
     MANAGEMENT = "management"
     """The provider implements ``Management``: instance and execution records, listing
     with pagination, queue depths, metrics."""
@@ -86,6 +85,11 @@ class Provider(Protocol):
     **Executions.** An instance's current execution is the highest execution id that an
     ``ack_orchestration_item`` or ``append_history`` named for it (``INITIAL_EXECUTION_ID``
     before any did).
+
+    **Stored values.** Every string a provider is given (instance ids, names, versions,
+    queue names, inputs, results, outputs, event data) is stored and handed back exactly,
+    whatever its length (0 bytes to 10 MiB at least) and content (any Unicode text, NUL,
+    newlines, quotes, SQL metacharacters).
     """
 
     @property

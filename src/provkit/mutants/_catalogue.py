@@ -6,10 +6,10 @@ import inspect
 from dataclasses import dataclass
 from types import ModuleType
 
-from provkit.mutants import worker_queue
+from provkit.mutants import capabilities, worker_queue
 from provkit.mutants._bases import Breaks, MemoryMutant, SqliteMutant, kebab
 
-MODULES: tuple[ModuleType, ...] = (worker_queue,)
+MODULES: tuple[ModuleType, ...] = (worker_queue, capabilities)
 """The modules holding mutants; each lists its mutant classes in ``__all__``."""
 
 

@@ -161,6 +161,21 @@ async def test_completed_before_prunes_strictly_earlier_completions(
     assert await provider.list_executions(A) == [3]
 
 
+# Rejects: a cutoff that also takes executions completed exactly at it
+@pytest.mark.capability(Capability.CLOCK)
+async def test_completed_before_excludes_an_execution_completed_at_the_cutoff(
+    provider: Provider, pruning: Prune, clock: SuiteClock, timing: Timing
+) -> None:
+    """With the clock injected: a cutoff equal to execution 1's completion time keeps it."""
+    done = await chain(provider, A, timing, 2, clock)
+
+    at_cutoff = await pruning.prune_executions(A, completed_before_ms=done[0])
+    one_later = await pruning.prune_executions(A, completed_before_ms=done[0] + 1)
+
+    assert (at_cutoff, one_later) == (PruneResult(), PruneResult(executions=1, events=1))
+    assert await provider.list_executions(A) == [2]
+
+
 # Rejects: keep_last and completed_before applied as "either" instead of "both"
 async def test_keep_last_and_completed_before_must_both_allow_a_deletion(
     provider: Provider, pruning: Prune, clock: SuiteClock, timing: Timing
