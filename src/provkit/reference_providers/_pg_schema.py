@@ -278,6 +278,33 @@ BEGIN
     DELETE FROM {s}.instance_locks l WHERE l.instance = ANY (p_instances);
 END $$;
 
+-- Deletes the live lock p_token names (LockLostError otherwise) under its instance's key,
+-- taken after the tree key when p_tree is set; the instance. A failure later in the caller
+-- rolls the release back.
+CREATE FUNCTION {s}.release_lock(p_now bigint, p_token text, p_tree boolean) RETURNS bytea
+LANGUAGE plpgsql AS $$
+DECLARE
+    v_instance bytea;
+    v_until bigint;
+BEGIN
+    SELECT l.instance INTO v_instance FROM {s}.instance_locks l WHERE l.token = p_token;
+    IF NOT FOUND THEN
+        PERFORM {s}.fail('{lock_lost}', 'the lock token is not held');
+    END IF;
+    IF p_tree THEN
+        PERFORM pg_advisory_xact_lock_shared({tree_key});
+    END IF;
+    PERFORM pg_advisory_xact_lock({s}.instance_key(v_instance));
+    DELETE FROM {s}.instance_locks l WHERE l.token = p_token RETURNING l.locked_until
+    INTO v_until;
+    IF NOT FOUND THEN
+        PERFORM {s}.fail('{lock_lost}', 'the lock token is not held');
+    ELSIF v_until <= p_now THEN
+        PERFORM {s}.fail('{lock_lost}', 'the instance lock expired');
+    END IF;
+    RETURN v_instance;
+END $$;
+
 CREATE FUNCTION {s}.ack_orchestration(
     p_now bigint, p_token text, p_execution_id bigint,
     p_event_ids bigint[], p_events text[],
@@ -289,24 +316,10 @@ CREATE FUNCTION {s}.ack_orchestration(
 ) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     v_instance bytea;
-    v_until bigint;
     v_wakes integer;
 BEGIN
-    SELECT l.instance INTO v_instance FROM {s}.instance_locks l WHERE l.token = p_token;
-    IF NOT FOUND THEN
-        PERFORM {s}.fail('{lock_lost}', 'the lock token is not held');
-    END IF;
-    IF p_name IS NOT NULL AND p_parent IS NOT NULL THEN
-        PERFORM pg_advisory_xact_lock_shared({tree_key});
-    END IF;
-    PERFORM pg_advisory_xact_lock({s}.instance_key(v_instance));
-    DELETE FROM {s}.instance_locks l WHERE l.token = p_token RETURNING l.locked_until
-    INTO v_until;
-    IF NOT FOUND THEN
-        PERFORM {s}.fail('{lock_lost}', 'the lock token is not held');
-    ELSIF v_until <= p_now THEN
-        PERFORM {s}.fail('{lock_lost}', 'the instance lock expired');
-    END IF;
+    v_instance := {s}.release_lock(
+        p_now, p_token, p_name IS NOT NULL AND p_parent IS NOT NULL);
     IF p_name IS NOT NULL AND p_parent IS NOT NULL AND NOT EXISTS (
         SELECT 1 FROM {s}.instances i WHERE i.instance = p_parent
     ) THEN
@@ -387,20 +400,8 @@ CREATE FUNCTION {s}.abandon_orchestration(
 ) RETURNS void LANGUAGE plpgsql AS $$
 DECLARE
     v_instance bytea;
-    v_until bigint;
 BEGIN
-    SELECT l.instance INTO v_instance FROM {s}.instance_locks l WHERE l.token = p_token;
-    IF NOT FOUND THEN
-        PERFORM {s}.fail('{lock_lost}', 'the lock token is not held');
-    END IF;
-    PERFORM pg_advisory_xact_lock({s}.instance_key(v_instance));
-    DELETE FROM {s}.instance_locks l WHERE l.token = p_token RETURNING l.locked_until
-    INTO v_until;
-    IF NOT FOUND THEN
-        PERFORM {s}.fail('{lock_lost}', 'the lock token is not held');
-    ELSIF v_until <= p_now THEN
-        PERFORM {s}.fail('{lock_lost}', 'the instance lock expired');
-    END IF;
+    v_instance := {s}.release_lock(p_now, p_token, false);
     UPDATE {s}.orchestrator_queue q SET
         batch_token = NULL,
         visible_at = COALESCE(p_visible_at, q.visible_at),
