@@ -70,14 +70,19 @@ class EndToEndTiming:
 
     ``lock_timeout``: the orchestration lock and worker lease a crashed runtime leaves
     behind. ``long_timer``: a "long" sleep (30 days when time can jump). ``wait``: the
-    longest a scenario waits for an instance to finish. ``settle``: real time given to
-    show that something does not happen.
+    longest a scenario waits for an instance to finish (``burst_wait`` for the 1,000
+    instances of the claim-race burst). ``settle``: real time given to show that something
+    does not happen.
     """
 
     lock_timeout: float
     long_timer: float
     wait: float
     settle: float
+
+    @property
+    def burst_wait(self) -> float:
+        return 3 * self.wait
 
     @classmethod
     def for_run(cls, timescale: float, jumps: bool) -> EndToEndTiming:
@@ -89,6 +94,23 @@ class EndToEndTiming:
             wait=20.0 * timescale,
             settle=0.2 * timescale,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class LockWindow:
+    """Locks taken after its creation are held at least until ``earliest_expiry`` (monotonic).
+
+    With a jumping clock they are held until the test jumps; on real time a check that
+    comes too late (a slow machine) would see them expire, so ``still_held`` says whether
+    a "still locked" assertion is meaningful.
+    """
+
+    earliest_expiry: float
+    jumps: bool
+
+    def still_held(self, margin: float = 0.1) -> bool:
+        """True while every such lock is certainly still held."""
+        return self.jumps or time.monotonic() < self.earliest_expiry - margin
 
 
 class EndToEnd:
@@ -114,6 +136,10 @@ class EndToEnd:
     def jumps(self) -> bool:
         """True when time can jump (the provider declares ``CLOCK``); else waits are real."""
         return self.clock is not None
+
+    def lock_window(self) -> LockWindow:
+        """Locks and leases taken from now on with ``timing.lock_timeout``: still held?"""
+        return LockWindow(time.monotonic() + self.timing.lock_timeout, jumps=self.jumps)
 
     async def jump(self, seconds: float) -> None:
         """Let ``seconds`` of provider time pass: a jump, or a real sleep without ``CLOCK``."""
@@ -171,10 +197,11 @@ class EndToEnd:
         return await client.wait_for_orchestration(instance, timeout=self.timing.wait)
 
     async def finish_all(
-        self, client: Client, instances: Sequence[str]
+        self, client: Client, instances: Sequence[str], within: float | None = None
     ) -> list[OrchestrationState]:
-        """Final states of ``instances``, in order (a few waited on at a time)."""
-        deadline = time.monotonic() + self.timing.wait
+        """Final states of ``instances``, in order (a few waited on at a time), all within
+        ``within`` seconds (default ``timing.wait``)."""
+        deadline = time.monotonic() + (self.timing.wait if within is None else within)
 
         async def finish(instance: str) -> OrchestrationState:
             remaining = max(deadline - time.monotonic(), 0.001)

@@ -75,9 +75,10 @@ async def test_burst_of_1000_instances_on_50_plus_50_dispatchers_runs_each_exact
     await bounded_gather(
         [client.start_orchestration(i, "one_step", n) for n, i in enumerate(instances)], 100
     )
-    await until(lambda: len(runs) == 1000, end_to_end.timing.wait, "1,000 activities to run")
+    burst_wait = end_to_end.timing.burst_wait
+    await until(lambda: len(runs) == 1000, burst_wait, "1,000 activities to run")
 
-    states = await end_to_end.finish_all(client, instances)
+    states = await end_to_end.finish_all(client, instances, burst_wait)
 
     assert [(s.status, s.output) for s in states] == [
         (OrchestrationStatus.COMPLETED, 2 * n) for n in range(1000)
@@ -142,6 +143,7 @@ async def test_turns_orphaned_by_a_crashed_runtime_are_redelivered_after_expiry(
     for n, instance in enumerate(instances):
         await client.start_orchestration(instance, "one_step", n)
     hanging = HangingAcks(end_to_end.provider)
+    locking = end_to_end.lock_window()
     first = await end_to_end.runtime(
         {"one_step": one_step},
         {"double": lambda n: 2 * n},
@@ -151,9 +153,10 @@ async def test_turns_orphaned_by_a_crashed_runtime_are_redelivered_after_expiry(
     await until(lambda: len(hanging.locked) == 6, end_to_end.timing.wait, "six turns to start")
     await end_to_end.crash(first)
 
-    assert await end_to_end.store.fetch_orchestration_item(30.0) is None, (
-        "an instance locked by the crashed runtime was handed out before its lock expired"
-    )
+    if locking.still_held():
+        assert await end_to_end.store.fetch_orchestration_item(30.0) is None, (
+            "an instance locked by the crashed runtime was handed out before its lock expired"
+        )
     await end_to_end.jump(end_to_end.timing.lock_timeout + 1)
     recorder = Recorder(end_to_end.provider)
     await end_to_end.runtime({"one_step": one_step}, {"double": lambda n: 2 * n}, provider=recorder)
@@ -192,6 +195,7 @@ async def test_activities_orphaned_by_a_crashed_runtime_run_again_once_after_exp
     client = end_to_end.client()
     for n, instance in enumerate(instances):
         await client.start_orchestration(instance, "one_step", n)
+    leasing = end_to_end.lock_window()
     first = await end_to_end.runtime(
         {"one_step": one_step},
         {"double": stuck},
@@ -200,9 +204,10 @@ async def test_activities_orphaned_by_a_crashed_runtime_run_again_once_after_exp
     await until(lambda: len(started) == 4, end_to_end.timing.wait, "four activities to start")
     await end_to_end.crash(first)
 
-    assert await end_to_end.store.fetch_work_item(30.0) is None, (
-        "a work item leased by the crashed runtime was handed out before its lease expired"
-    )
+    if leasing.still_held():
+        assert await end_to_end.store.fetch_work_item(30.0) is None, (
+            "a work item leased by the crashed runtime was handed out before its lease expired"
+        )
     await end_to_end.jump(end_to_end.timing.lock_timeout + 1)
     recorder = Recorder(end_to_end.provider)
     await end_to_end.runtime({"one_step": one_step}, {"double": double}, provider=recorder)
