@@ -6,10 +6,10 @@ import inspect
 from dataclasses import dataclass
 from types import ModuleType
 
-from provkit.mutants import capabilities, worker_queue
+from provkit.mutants import capabilities, end_to_end, worker_queue
 from provkit.mutants._bases import Breaks, MemoryMutant, SqliteMutant, kebab
 
-MODULES: tuple[ModuleType, ...] = (worker_queue, capabilities)
+MODULES: tuple[ModuleType, ...] = (worker_queue, capabilities, end_to_end)
 """The modules holding mutants; each lists its mutant classes in ``__all__``."""
 
 

@@ -147,8 +147,7 @@ class LongPollIgnoresWakeUps(SqliteMutant):
 
     breaks = Breaks(
         "Capability",
-        "It wakes at once, well before poll_timeout, for work this provider object makes "
-        "fetchable",
+        "It wakes at once, well before poll_timeout, for work this provider object makes fetchable",
     )
 
     def __init__(self, conn: aiosqlite.Connection, name: str, clock: Clock | None) -> None:
