@@ -784,6 +784,67 @@ async def test_opening_a_file_that_is_not_a_database_raises_corrupt_data(
     assert raised.value.operation == "open"
 
 
+_VERSION_1_SCHEMA = (
+    "CREATE TABLE instances (instance BLOB PRIMARY KEY, name BLOB NOT NULL, version BLOB,"
+    " parent_instance BLOB) WITHOUT ROWID",
+    "CREATE TABLE executions (instance BLOB NOT NULL, execution_id INTEGER NOT NULL,"
+    " status TEXT NOT NULL, output BLOB, PRIMARY KEY (instance, execution_id)) WITHOUT ROWID",
+    "CREATE TABLE history (instance BLOB NOT NULL, execution_id INTEGER NOT NULL,"
+    " event_id INTEGER NOT NULL, data TEXT NOT NULL,"
+    " PRIMARY KEY (instance, execution_id, event_id)) WITHOUT ROWID",
+    "CREATE TABLE orchestrator_queue (id INTEGER PRIMARY KEY, instance BLOB NOT NULL,"
+    " visible_at INTEGER NOT NULL, batch_token TEXT,"
+    " attempt_count INTEGER NOT NULL DEFAULT 0, data TEXT NOT NULL)",
+    "CREATE TABLE instance_locks (instance BLOB PRIMARY KEY, token TEXT NOT NULL UNIQUE,"
+    " locked_until INTEGER NOT NULL) WITHOUT ROWID",
+    "CREATE TABLE worker_queue (id INTEGER PRIMARY KEY, instance BLOB NOT NULL,"
+    " execution_id INTEGER NOT NULL, activity_id INTEGER NOT NULL,"
+    " visible_at INTEGER NOT NULL, token TEXT, attempt_count INTEGER NOT NULL DEFAULT 0,"
+    " data TEXT NOT NULL)",
+)
+"""The schema of version 1 databases, as files written before the capabilities existed hold it."""
+
+
+async def test_a_version_1_database_is_upgraded_and_keeps_its_data(tmp_path: Path) -> None:
+    """Opening a schema-1 file adds the new columns: its record, item and history still read."""
+    path = tmp_path / "v1.db"
+    raw = sqlite3.connect(path)
+    for statement in _VERSION_1_SCHEMA:
+        raw.execute(statement)
+    raw.execute("INSERT INTO instances VALUES (?, ?, ?, NULL)", (b"inst", b"Orch", b"1.0"))
+    raw.execute("INSERT INTO executions VALUES (?, 1, 'Completed', ?)", (b"inst", b"out"))
+    raw.execute(
+        "INSERT INTO history VALUES (?, 1, 1, ?)", (b"inst", codec.encode_event(started()))
+    )
+    old_item = codec.encode_message(work_item("inst", 2)).replace(',"queue":"default"', "")
+    raw.execute("INSERT INTO worker_queue VALUES (1, ?, 1, 2, 0, NULL, 0, ?)", (b"inst", old_item))
+    raw.execute("PRAGMA user_version = 1")
+    raw.commit()
+    raw.close()
+
+    provider = await SqliteProvider.open_file(path)
+    try:
+        info = await provider.get_instance_info("inst")
+        lease = await provider.fetch_work_item_from(["default"], LOCK)
+        history = await provider.read("inst")
+    finally:
+        await provider.close()
+
+    assert (info.orchestration_name, info.status, info.output) == ("Orch", Status.COMPLETED, "out")
+    assert lease is not None
+    assert lease.item == work_item("inst", 2)
+    assert history == [started()]
+
+
+async def test_a_cursor_this_provider_never_made_is_a_provider_error(
+    provider: SqliteProvider,
+) -> None:
+    """list_instances with a cursor that is not one of its own raises a permanent ProviderError."""
+    with pytest.raises(ProviderError) as raised:
+        await provider.list_instances(cursor="not a cursor")
+    assert (raised.value.operation, raised.value.retryable) == ("list_instances", False)
+
+
 async def test_invalid_input_raises_provider_error_and_changes_nothing(
     provider: SqliteProvider,
 ) -> None:
