@@ -1,9 +1,9 @@
 """What the ``end_to_end`` category uses to run provkit's runtime over the provider under test.
 
 The one part of the suite that drives the runtime instead of single contract calls: a clock
-that flows like the wall clock but can jump ahead, runtimes that are shut down (or were
-crashed on purpose) when the test ends, wrappers that crash a runtime at a chosen call or
-record what it fetched, and checks that a history holds each step exactly once.
+that flows like the wall clock but can jump ahead, runtimes that a test can crash and that
+are stopped when it ends, wrappers that wedge a runtime at a chosen call or record what it
+fetched, and checks that a history holds each step exactly once.
 """
 
 from __future__ import annotations
@@ -118,7 +118,8 @@ class EndToEnd:
 
     ``provider`` is the raw provider the runtimes use; ``store`` is the same provider with a
     deadline on every call, for the test's own reads. Runtimes made by ``runtime()`` are
-    shut down when the test ends, also when it failed.
+    stopped dead (``crash``) when the test ends, also when it failed: what they leave
+    behind goes with the provider.
     """
 
     def __init__(self, provider: Provider, *, timescale: float, op_timeout: float) -> None:

@@ -102,6 +102,16 @@ def starter(messages: Sequence[OrchestratorMessage]) -> StartOrchestration | Con
     return next((m for m in messages if isinstance(m, StartOrchestration | ContinueAsNew)), None)
 
 
+def failed_execution(
+    instance: str, target: TargetExecution, error: ErrorDetails, now_ms: int
+) -> AckPlan:
+    """The ack failing ``target``'s execution with ``error``, running no user code."""
+    log.warning("instance %r failed: %s", instance, error.display())
+    return plan_poison_ack(
+        instance, target.execution_id, target.history, starter(target.messages), error, now_ms
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class GiveBack:
     """``plan``'s answer for a batch that cannot be handled now: abandon it, to be retried."""
@@ -170,16 +180,7 @@ class OrchestrationDispatcher:
             return AckPlan(execution_id=item.execution_id)
         now_ms = self._clock.now_ms()
         if poisoned:
-            error = self._poison_error(item, "")
-            log.warning("instance %r failed: %s", item.instance, error.display())
-            return plan_poison_ack(
-                item.instance,
-                target.execution_id,
-                target.history,
-                starter(target.messages),
-                error,
-                now_ms,
-            )
+            return failed_execution(item.instance, target, self._poison_error(item, ""), now_ms)
         result, replay = cache.run_turn(
             instance=item.instance,
             execution_id=target.execution_id,
@@ -191,15 +192,7 @@ class OrchestrationDispatcher:
         refused = oversized_payload(result.history_delta, self._options.max_payload_bytes)
         if refused is not None:
             replay.close()
-            log.warning("instance %r failed: %s", item.instance, refused.display())
-            return plan_poison_ack(
-                item.instance,
-                target.execution_id,
-                target.history,
-                starter(target.messages),
-                refused,
-                now_ms,
-            )
+            return failed_execution(item.instance, target, refused, now_ms)
         try:
             plan = plan_turn_ack(item.instance, target.execution_id, result)
         except BaseException:
@@ -227,18 +220,10 @@ class OrchestrationDispatcher:
         if item.attempt_count < self._options.max_attempts:
             return GiveBack(f"messages of {item.instance!r} unreadable: {item.message_error}")
         error = self._poison_error(item, f"a message is unreadable: {item.message_error}")
-        log.warning("instance %r failed: %s", item.instance, error.display())
-        target = target_execution(item)
-        if target is None:
-            target = TargetExecution(item.execution_id, history, item.messages)
-        return plan_poison_ack(
-            item.instance,
-            target.execution_id,
-            target.history,
-            starter(target.messages),
-            error,
-            self._clock.now_ms(),
+        target = target_execution(item) or TargetExecution(
+            item.execution_id, history, item.messages
         )
+        return failed_execution(item.instance, target, error, self._clock.now_ms())
 
     async def ack(self, item: OrchestrationItem, plan: AckPlan) -> None:
         """Commit ``plan`` for ``item``; a permanent failure gives the batch back for a retry.
