@@ -19,6 +19,7 @@ from provkit.conformance._markers import (
     CATEGORIES,
     END_TO_END,
     EXTENDED,
+    SEARCHING,
     category_of,
 )
 
@@ -64,7 +65,12 @@ def test_categories_hold_their_floors_and_expiry_waits_for_real_without_clock(
     """
     assert set(ANCHOR_COUNTS) == set(CATEGORIES)
     assert set(EXTENDED_COUNTS) == set(EXTENDED)
-    floors = {**ANCHOR_COUNTS, **EXTENDED_COUNTS, END_TO_END: END_TO_END_FLOOR}
+    floors = {
+        **ANCHOR_COUNTS,
+        **EXTENDED_COUNTS,
+        END_TO_END: END_TO_END_FLOOR,
+        **dict.fromkeys(SEARCHING, 1),
+    }
     pytester.copy_example("outside_factories.py")
     reprec = pytester.inline_run(
         "--provider=outside_factories:NoClockSqliteFactory",

@@ -14,7 +14,14 @@ import pytest_asyncio
 
 from provkit.conformance._capability_gate import require
 from provkit.conformance._guard import GuardedProvider, close_provider, open_provider
-from provkit.conformance._settings import SETTINGS_KEY, SuiteSettings
+from provkit.conformance._hammer import Plan
+from provkit.conformance._settings import (
+    CONCURRENCY_KEY,
+    MODEL_KEY,
+    SETTINGS_KEY,
+    ModelBudget,
+    SuiteSettings,
+)
 from provkit.conformance._timing import SuiteClock, Timing
 from provkit.contract import (
     Capability,
@@ -126,3 +133,22 @@ async def end_to_end(
         yield world
     finally:
         await world.close()
+
+
+@pytest.fixture
+def suite_settings(request: pytest.FixtureRequest) -> SuiteSettings:
+    """The run's settings: the factory (for tests that need a provider per example) and more."""
+    return _settings(request)
+
+
+@pytest.fixture
+def model_budget(request: pytest.FixtureRequest) -> ModelBudget:
+    """How hard the ``model`` category searches (``--provkit-model-*``)."""
+    return request.config.stash[MODEL_KEY]
+
+
+@pytest.fixture
+def concurrency_plan(request: pytest.FixtureRequest, clock: SuiteClock) -> Plan:
+    """The ``concurrency`` category's workload: tasks, seconds and durations for this provider."""
+    budget = request.config.stash[CONCURRENCY_KEY]
+    return Plan.for_run(budget.tasks, budget.seconds, clock.is_manual, _settings(request).timescale)

@@ -39,6 +39,12 @@ WITHOUT_CAPABILITY = "without_capability"
 END_TO_END = "end_to_end"
 """provkit's runtime over the provider under test, after the integration test plan."""
 
+SEARCHING: dict[str, str] = {
+    "model": "random call sequences checked against an executable model of the contract",
+    "concurrency": "concurrent random calls, then the recorded history checked",
+}
+"""Categories that search for bugs nobody wrote a test for; they run by default, with a budget."""
+
 BENCHMARK = "provider_benchmark"
 """Benchmarks of single provider operations; they run only when ``-m`` selects them."""
 
@@ -46,6 +52,7 @@ MARKERS: dict[str, str] = {
     **CATEGORIES,
     **EXTENDED,
     END_TO_END: "provkit's runtime over the provider: races, crashes, timers, retries, cancels",
+    **SEARCHING,
     BENCHMARK: "benchmark of single provider operations (run only with -m provider_benchmark)",
     CAPABILITY: "capability(Capability.X, ...): skipped unless the provider declares them all",
     WITHOUT_CAPABILITY: "without_capability(Capability.X): skipped if the provider declares it",
@@ -58,7 +65,7 @@ OTHER = "other"
 def category_of(marker_names: Iterable[str]) -> str:
     """The report row of a test carrying ``marker_names``."""
     names = set(marker_names)
-    for name in (*CATEGORIES, *EXTENDED, END_TO_END, BENCHMARK):
+    for name in (*CATEGORIES, *EXTENDED, END_TO_END, *SEARCHING, BENCHMARK):
         if name in names:
             return name
     return OTHER

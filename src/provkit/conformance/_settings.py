@@ -29,3 +29,24 @@ class SuiteSettings:
 
 
 SETTINGS_KEY = pytest.StashKey[SuiteSettings]()
+
+
+@dataclass(frozen=True, slots=True)
+class ModelBudget:
+    """How hard the ``model`` category searches: examples, steps per example, and the seed."""
+
+    examples: int = 100
+    steps: int = 40
+    seed: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ConcurrencyBudget:
+    """How hard the ``concurrency`` category hammers: concurrent tasks and seconds of calls."""
+
+    tasks: int = 8
+    seconds: float = 5.0
+
+
+MODEL_KEY = pytest.StashKey[ModelBudget]()
+CONCURRENCY_KEY = pytest.StashKey[ConcurrencyBudget]()

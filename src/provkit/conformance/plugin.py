@@ -19,6 +19,12 @@ from provkit.conformance._known_failures import KnownFailures, KnownFailuresErro
 from provkit.conformance._layout import SUITE_DIR, SUITE_PACKAGE, in_suite
 from provkit.conformance._markers import MARKERS
 from provkit.conformance._session import ConformanceRun
+from provkit.conformance._settings import (
+    CONCURRENCY_KEY,
+    MODEL_KEY,
+    ConcurrencyBudget,
+    ModelBudget,
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -45,6 +51,43 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "(test_module.py::test_name[params]): reported as known failures; one that passes "
         "fails the run",
     )
+    model, concurrency = ModelBudget(), ConcurrencyBudget()
+    group.addoption(
+        "--provkit-model-examples",
+        type=int,
+        default=model.examples,
+        metavar="N",
+        help="call sequences the model category tries (default: %(default)s)",
+    )
+    group.addoption(
+        "--provkit-model-steps",
+        type=int,
+        default=model.steps,
+        metavar="N",
+        help="steps per call sequence of the model category, at most (default: %(default)s)",
+    )
+    group.addoption(
+        "--provkit-model-seed",
+        type=int,
+        default=model.seed,
+        metavar="N",
+        help="seed of the model category's search; other seeds try other sequences "
+        "(default: %(default)s)",
+    )
+    group.addoption(
+        "--provkit-concurrency-tasks",
+        type=int,
+        default=concurrency.tasks,
+        metavar="N",
+        help="concurrent tasks of the concurrency category (default: %(default)s)",
+    )
+    group.addoption(
+        "--provkit-concurrency-seconds",
+        type=float,
+        default=concurrency.seconds,
+        metavar="S",
+        help="seconds the concurrency category hammers the provider (default: %(default)s)",
+    )
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -69,6 +112,7 @@ def pytest_configure(config: pytest.Config) -> None:
             known_failures = KnownFailures.read(path)
         except KnownFailuresError as exc:
             raise pytest.UsageError(f"provkit: {exc}") from None
+    config.stash[MODEL_KEY], config.stash[CONCURRENCY_KEY] = _budgets(config)
     if not config.pluginmanager.has_plugin("asyncio"):
         raise pytest.UsageError("provkit: the conformance suite needs pytest-asyncio enabled")
     if config.args_source is not pytest.Config.ArgsSource.ARGS:
@@ -86,6 +130,32 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(ConformanceRun(spec, timescale, known_failures), "provkit-run")
     if config.pluginmanager.has_plugin("benchmark"):
         config.pluginmanager.register(BenchmarkProvider(spec), "provkit-benchmark-info")
+
+
+def _budgets(config: pytest.Config) -> tuple[ModelBudget, ConcurrencyBudget]:
+    """The search categories' budgets, or a usage error naming the bad option."""
+    counts = {
+        name: config.getoption(name.lstrip("-").replace("-", "_"))
+        for name in (
+            "--provkit-model-examples",
+            "--provkit-model-steps",
+            "--provkit-concurrency-tasks",
+        )
+    }
+    for name, value in counts.items():
+        if value < 1:
+            raise pytest.UsageError(f"provkit: {name} must be at least 1, got {value}")
+    seconds: float = config.getoption("provkit_concurrency_seconds")
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise pytest.UsageError(
+            f"provkit: --provkit-concurrency-seconds must be a positive number, got {seconds:g}"
+        )
+    model = ModelBudget(
+        examples=counts["--provkit-model-examples"],
+        steps=counts["--provkit-model-steps"],
+        seed=config.getoption("provkit_model_seed"),
+    )
+    return model, ConcurrencyBudget(counts["--provkit-concurrency-tasks"], seconds)
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
