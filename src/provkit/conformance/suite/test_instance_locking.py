@@ -266,8 +266,8 @@ class _ContentionRun:
     A fetcher that finds nothing sleeps until the queues change. If every fetcher is asleep
     after the producers are done while messages are still unacked, the run stops as stalled.
     Violations (two holders at once, history changing under a holder, a failed ack) are
-    recorded, never raised, so the test reports them all; a run that takes ``max_turns``
-    turns without finishing stops too.
+    recorded, never raised, so the test reports them; the run stops after ``max_findings`` of
+    them, or after ``max_turns`` turns without finishing.
     """
 
     def __init__(
@@ -292,6 +292,7 @@ class _ContentionRun:
         self.acked = 0
         self.expected = len(instances) * (1 + events_per_instance)
         self.max_turns = 10 * self.expected
+        self.max_findings = 10
         self.producing = len(instances)
         self.stalled = False
         self._turns_taken = 0
@@ -301,7 +302,12 @@ class _ContentionRun:
 
     @property
     def finished(self) -> bool:
-        return self.acked >= self.expected or self._turns_taken >= self.max_turns
+        findings = len(self.overlaps) + len(self.violations)
+        return (
+            self.acked >= self.expected
+            or self._turns_taken >= self.max_turns
+            or findings >= self.max_findings
+        )
 
     async def run(self) -> None:
         for instance in self.enqueued:

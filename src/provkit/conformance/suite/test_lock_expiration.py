@@ -19,6 +19,7 @@ from provkit.conformance._builders import (
     first_turn_metadata,
     lease_work,
     lock_instance,
+    must_fetch,
     start_item,
     started,
     supersede_lock,
@@ -207,6 +208,28 @@ async def test_ignore_attempt_leaves_messages_outside_the_batch_untouched(
     assert delayed is not None, "the delayed message never became visible"
     assert delayed.messages == [external_item("inst-1")]
     assert delayed.attempt_count == 1
+
+
+# Rejects: an abandon whose delay also moves the instance's messages outside the batch
+async def test_abandon_delay_leaves_messages_outside_the_batch_untouched(
+    provider: Provider, clock: SuiteClock, timing: Timing
+) -> None:
+    """A message delayed beyond the abandon's delay stays out of the redelivered batch."""
+    item = await lock_instance(provider, start_item("inst-1"), timing.long_lock)
+    later = external_item("inst-1", "later")
+    await provider.enqueue_for_orchestrator(later, delay=3 * timing.lock_timeout)
+    await provider.abandon_orchestration_item(item.lock_token, delay=timing.lock_timeout)
+
+    await clock.advance(timing.lock_timeout + timing.epsilon)
+
+    again = await must_fetch(provider, timing.long_lock)
+    assert (again.messages, again.attempt_count) == ([start_item("inst-1")], 2), (
+        "the abandon's delay also applied to a message outside its batch"
+    )
+    await ack(provider, again, [started()], metadata=first_turn_metadata())
+    await clock.advance(2 * timing.lock_timeout)
+    delayed = await must_fetch(provider, timing.long_lock)
+    assert (delayed.messages, delayed.attempt_count) == ([later], 1)
 
 
 # -- orchestration lock: renew ----------------------------------------------------------

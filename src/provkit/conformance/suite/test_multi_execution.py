@@ -324,3 +324,31 @@ async def test_append_history_to_an_unknown_instance_creates_no_record(
         "append_history created an instance record"
     )
     assert (item.execution_id, item.history) == (1, [started(), scheduled(2)])
+
+
+# Rejects: list_executions in creation order rather than ascending
+async def test_list_executions_is_ascending_whatever_the_creation_order(
+    provider: Provider, timing: Timing
+) -> None:
+    """Executions 3 then 2 created after 1 are listed as [1, 2, 3]; 3 stays current."""
+    await start_instance(provider, "inst-1", timing.long_lock)
+
+    await provider.append_history("inst-1", 3, [started(input="three")])
+    await provider.append_history("inst-1", 2, [started(input="two")])
+
+    assert await provider.list_executions("inst-1") == [1, 2, 3]
+    assert await provider.read("inst-1") == [started(input="three")]
+
+
+# Rejects: history returned in storage order, or with event ids sorted as text
+async def test_history_comes_back_in_event_id_order(provider: Provider, timing: Timing) -> None:
+    """Events 10 and 2 appended after event 1 read back as 1, 2, 10 from every read."""
+    await start_instance(provider, "inst-1", timing.long_lock)
+
+    await provider.append_history("inst-1", 1, [scheduled(10), scheduled(2)])
+
+    expected = [started(), scheduled(2), scheduled(10)]
+    assert await provider.read("inst-1") == expected
+    assert await provider.read_execution("inst-1", 1) == expected
+    item = await lock_instance(provider, external_item("inst-1"), timing.long_lock)
+    assert item.history == expected
