@@ -1,8 +1,9 @@
 """What every mutant is built on: a reference provider with one bug, and the sentence it breaks.
 
 A mutant subclasses ``MemoryMutant`` (the in-memory reference provider), ``SqliteMutant``
-(the SQLite reference provider, in memory) or ``SqlEditMutant`` (SQLite with a few text
-edits to the SQL one operation runs), overrides as little as its bug needs, and names the
+(the SQLite reference provider, in memory), ``SqlEditMutant`` (SQLite with a few text edits
+to the SQL one operation runs) or ``WrapperMutant`` (a ``ProviderWrapper`` around either
+base, for bugs any provider could have), overrides as little as its bug needs, and names the
 contract sentence it breaks in ``breaks``. ``Class.factory`` is its provider spec's target.
 """
 
@@ -15,7 +16,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar, cast
 
-from provkit.contract import Provider, ProviderFactory
+from provkit.contract import Provider, ProviderFactory, ProviderWrapper
 from provkit.reference_providers import MemoryProvider, SqliteProvider
 from provkit.reference_providers import _sqlite_ops as ops
 
@@ -140,3 +141,30 @@ class _EditingConnection:
         for old, new in self._edits.items():
             sql = sql.replace(old, new)
         return sql
+
+
+class WrapperMutant(ProviderWrapper):
+    """A wrapper around a reference provider (``wraps``: ``"memory"`` or ``"sqlite"``).
+
+    For bugs that sit between any provider and its caller (halved durations, swallowed
+    errors); a subclass overrides the operations its bug changes.
+    """
+
+    breaks: ClassVar[Breaks]
+    wraps: ClassVar[str] = "memory"
+
+    @property
+    def name(self) -> str:
+        return f"mutant {kebab(type(self).__name__)}"
+
+    @classmethod
+    def factory(cls) -> ProviderFactory:
+        """This mutant's factory: ``--provider=provkit.mutants.<module>:<Class>.factory``."""
+
+        async def make() -> Provider:
+            inner: Provider = (
+                MemoryProvider() if cls.wraps == "memory" else await SqliteProvider.open_memory()
+            )
+            return cls(inner)
+
+        return _Factory(make)

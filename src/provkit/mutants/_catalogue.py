@@ -5,11 +5,30 @@ from __future__ import annotations
 import inspect
 from dataclasses import dataclass
 from types import ModuleType
+from typing import Any
 
-from provkit.mutants import capabilities, end_to_end, worker_queue
-from provkit.mutants._bases import Breaks, MemoryMutant, SqliteMutant, kebab
+from provkit.mutants import (
+    capabilities,
+    end_to_end,
+    history,
+    orchestrator_queue,
+    tokens,
+    turns,
+    worker_queue,
+    wrappers,
+)
+from provkit.mutants._bases import Breaks, MemoryMutant, WrapperMutant, kebab
 
-MODULES: tuple[ModuleType, ...] = (worker_queue, capabilities, end_to_end)
+MODULES: tuple[ModuleType, ...] = (
+    orchestrator_queue,
+    turns,
+    worker_queue,
+    tokens,
+    history,
+    wrappers,
+    capabilities,
+    end_to_end,
+)
 """The modules holding mutants; each lists its mutant classes in ``__all__``."""
 
 
@@ -24,13 +43,19 @@ class Mutant:
     bug: str
 
 
-def _describe(cls: type[MemoryMutant] | type[SqliteMutant], module: ModuleType) -> Mutant:
+def _base(cls: type[Any]) -> str:
+    if issubclass(cls, WrapperMutant):
+        return f"{cls.wraps} (wrapped)"
+    return "memory" if issubclass(cls, MemoryMutant) else "sqlite"
+
+
+def _describe(cls: type[Any], module: ModuleType) -> Mutant:
     doc = inspect.getdoc(cls) or ""
     bug = " ".join(doc.split("\n\n", 1)[0].split()).removeprefix("Bug: ")
     return Mutant(
         name=kebab(cls.__name__),
         spec=f"{module.__name__}:{cls.__name__}.factory",
-        base="memory" if issubclass(cls, MemoryMutant) else "sqlite",
+        base=_base(cls),
         breaks=cls.breaks,
         bug=bug,
     )

@@ -35,16 +35,12 @@ from provkit.contract.events import Event
 from provkit.contract.messages import ActivityExecute, OrchestratorMessage
 
 
-def to_ms(seconds: float) -> int:
-    """A duration in whole milliseconds (to the nearest one)."""
-    return round(seconds * 1000)
-
-
 @dataclass(eq=False)
 class _Message:
-    """One orchestrator-queue message. ``seq`` is its place in enqueue order."""
+    """One orchestrator-queue message of ``instance``; ``seq`` is its place in enqueue order."""
 
     seq: int
+    instance: str
     message: OrchestratorMessage
     visible_at: int
     deliveries: int = 0
@@ -125,19 +121,24 @@ class MemoryProvider:
     def _new_token() -> str:
         return uuid.uuid4().hex
 
+    @staticmethod
+    def _ms(seconds: float) -> int:
+        """A duration in whole milliseconds (to the nearest one)."""
+        return round(seconds * 1000)
+
     # -- orchestrator queue ------------------------------------------------------------
 
     def _append(self, message: OrchestratorMessage, visible_at: int) -> None:
         timer_at = message.visible_at_ms
         if timer_at is not None:
             visible_at = max(visible_at, timer_at)
-        self._queue.append(_Message(next(self._seq), message, visible_at))
+        self._queue.append(_Message(next(self._seq), message.instance, message, visible_at))
 
     async def enqueue_for_orchestrator(
         self, item: OrchestratorMessage, delay: float | None = None
     ) -> None:
         now = self._begin("enqueue_for_orchestrator")
-        self._append(item, now + (0 if delay is None else to_ms(delay)))
+        self._append(item, now + (0 if delay is None else self._ms(delay)))
 
     def _live_lock(self, token: str, now: int, operation: str) -> tuple[str, _InstanceLock]:
         for instance, lock in self._locks.items():
@@ -163,19 +164,19 @@ class MemoryProvider:
         candidates = [
             m
             for m in self._queue
-            if m.visible_at <= now and not self._locked(m.message.instance, now)
+            if m.visible_at <= now and not self._locked(m.instance, now)
         ]
         if not candidates:
             return None
-        return min(candidates, key=lambda m: (m.visible_at, m.seq)).message.instance
+        return min(candidates, key=lambda m: (m.visible_at, m.seq)).instance
 
     def _lock_instance(self, instance: str, now: int, lock_timeout: float) -> OrchestrationItem:
         """Lock ``instance`` with all its visible messages as the batch; return the turn."""
-        batch = [m for m in self._queue if m.message.instance == instance and m.visible_at <= now]
+        batch = [m for m in self._queue if m.instance == instance and m.visible_at <= now]
         for m in batch:
             m.deliveries += 1
         token = self._new_token()
-        self._locks[instance] = _InstanceLock(token, now + to_ms(lock_timeout), batch)
+        self._locks[instance] = _InstanceLock(token, now + self._ms(lock_timeout), batch)
         record = self._instances.get(instance, _Instance())
         execution = record.executions.get(record.current, _Execution())
         return OrchestrationItem(
@@ -236,7 +237,7 @@ class MemoryProvider:
         del self._locks[instance]
         for m in lock.batch:
             if delay is not None:
-                m.visible_at = now + to_ms(delay)
+                m.visible_at = now + self._ms(delay)
             if ignore_attempt:
                 m.deliveries = max(m.deliveries - 1, 0)
 
@@ -244,7 +245,7 @@ class MemoryProvider:
         operation = "renew_orchestration_item_lock"
         now = self._begin(operation)
         _, lock = self._live_lock(lock_token, now, operation)
-        lock.expires_at = now + to_ms(extend_for)
+        lock.expires_at = now + self._ms(extend_for)
 
     # -- worker queue ------------------------------------------------------------------
 
@@ -278,7 +279,7 @@ class MemoryProvider:
 
     def _lease(self, work: _WorkItem, now: int, lock_timeout: float) -> WorkLease:
         work.token = self._new_token()
-        work.expires_at = now + to_ms(lock_timeout)
+        work.expires_at = now + self._ms(lock_timeout)
         work.deliveries += 1
         return WorkLease(item=work.item, lock_token=work.token, attempt_count=work.deliveries)
 
@@ -295,14 +296,14 @@ class MemoryProvider:
         now = self._begin("abandon_work_item")
         work = self._live_lease(lock_token, now, "abandon_work_item")
         work.token = None
-        work.visible_at = now + (0 if delay is None else to_ms(delay))
+        work.visible_at = now + (0 if delay is None else self._ms(delay))
         if ignore_attempt:
             work.deliveries = max(work.deliveries - 1, 0)
 
     async def renew_work_item_lock(self, lock_token: str, extend_for: float) -> None:
         now = self._begin("renew_work_item_lock")
         work = self._live_lease(lock_token, now, "renew_work_item_lock")
-        work.expires_at = now + to_ms(extend_for)
+        work.expires_at = now + self._ms(extend_for)
 
     # -- history -----------------------------------------------------------------------
 
