@@ -23,6 +23,7 @@ __all__ = [
     "AttemptCountOfNewestMessage",
     "BatchInVisibilityOrder",
     "BatchIncludesMessagesNotYetVisible",
+    "CorruptInstanceBlocksOthers",
     "CorruptMessagesDroppedSilently",
     "DelayIgnoredForTimers",
     "DelaysRoundedToSeconds",
@@ -31,7 +32,6 @@ __all__ = [
     "FetchDoesNotLock",
     "FetchIgnoresLock",
     "FetchRaisesOnCorruptHistory",
-    "FetchRaisesOnCorruptMessage",
     "FetchReportsFirstExecution",
     "IgnoreAttemptResetsCount",
     "InstanceClaimCheckThenSet",
@@ -572,8 +572,12 @@ class LongPollReturnsAtOnce(SqliteMutant):
         return await super().fetch_orchestration_item(lock_timeout, 0.0)
 
 
-class FetchRaisesOnCorruptMessage(SqliteMutant):
-    """Bug: fetch raises CorruptDataError when a queued message cannot be decoded."""
+class CorruptInstanceBlocksOthers(SqliteMutant):
+    """Bug: while the oldest instance has an undecodable message, every fetch returns None.
+
+    The fetch gives that batch straight back and reports no work, so the corrupt instance,
+    still the oldest, hides every other instance behind it.
+    """
 
     breaks = Breaks(
         "Provider.fetch_orchestration_item", "corrupt data of one instance never blocks the others."
@@ -584,7 +588,8 @@ class FetchRaisesOnCorruptMessage(SqliteMutant):
     ) -> OrchestrationItem | None:
         item = await super().fetch_orchestration_item(lock_timeout, poll_timeout)
         if item is not None and item.message_error is not None:
-            raise CorruptDataError("fetch_orchestration_item", item.message_error)
+            await self.abandon_orchestration_item(item.lock_token, ignore_attempt=True)
+            return None
         return item
 
 

@@ -6,10 +6,12 @@ import dataclasses
 from collections.abc import Sequence
 from typing import ClassVar
 
-from provkit.contract import ActivityId, DuplicateEventError, ExecutionMetadata
+from provkit.contract import ActivityId, DuplicateEventError, ExecutionMetadata, NotFoundError
 from provkit.contract.events import Event
 from provkit.contract.messages import ActivityExecute, OrchestratorMessage
 from provkit.mutants._bases import Breaks, MemoryMutant, SqlEditMutant, SqlEdits, SqliteMutant
+from provkit.reference_providers import _sqlite_ops as ops
+from provkit.reference_providers._values import to_blob
 from provkit.reference_providers.memory import _Execution, _Message, _WorkItem
 
 __all__ = [
@@ -30,7 +32,7 @@ __all__ = [
     "CancelMatchesActivityIdOnly",
     "CancelSkipsLeasedItems",
     "CancelledActivitiesIgnored",
-    "DeletedParentRuleIgnored",
+    "DeletedParentAckRaises",
     "DuplicateEventIdsIgnored",
     "FailedAckReleasesLock",
     "RepeatedIdsWithinDeltaAccepted",
@@ -541,15 +543,43 @@ class AckIgnoresStatus(SqlEditMutant):
     }
 
 
-class DeletedParentRuleIgnored(SqlEditMutant):
-    """Bug: a child's first turn is stored although its parent's record was deleted."""
+class DeletedParentAckRaises(SqliteMutant):
+    """Bug: a child's first turn after its parent was deleted raises NotFoundError.
+
+    The deleted-parent rule says that ack succeeds (storing nothing, removing the child); a
+    runtime seeing an error would retry the turn, or fail it, instead of moving on.
+    """
 
     breaks = Breaks(
         "Provider.ack_orchestration_item",
         "A provider declaring DELETION also applies its deleted-parent rule (see Deletion).",
     )
-    sql_edits: ClassVar[SqlEdits] = {
-        "ack_orchestration_item": {
-            "SELECT EXISTS (SELECT 1 FROM instances WHERE instance = ?)": "SELECT ? IS NOT NULL"
-        }
-    }
+
+    async def ack_orchestration_item(
+        self,
+        lock_token: str,
+        execution_id: int,
+        history_delta: Sequence[Event],
+        worker_items: Sequence[ActivityExecute],
+        orchestrator_items: Sequence[OrchestratorMessage],
+        metadata: ExecutionMetadata,
+        cancelled_activities: Sequence[ActivityId] = (),
+    ) -> None:
+        parent = metadata.parent_instance
+        if metadata.orchestration_name is not None and parent is not None:
+            key = to_blob(parent)
+            found = await self._run(
+                "ack_orchestration_item",
+                lambda conn: conn.execute(ops._HAS_RECORD, (key,)).fetchone()[0],
+            )
+            if not found:
+                raise NotFoundError("ack_orchestration_item", f"no parent {parent!r}")
+        await super().ack_orchestration_item(
+            lock_token,
+            execution_id,
+            history_delta,
+            worker_items,
+            orchestrator_items,
+            metadata,
+            cancelled_activities,
+        )
