@@ -155,6 +155,25 @@ def test_timescale_must_be_a_number(fakes: pytest.Pytester) -> None:
             id="create-provider-hangs",
         ),
         pytest.param(
+            "fake_providers:ConnectionStringFactory",
+            "create_provider() of --provider=fake_providers:ConnectionStringFactory returned a "
+            "str, which is not a provider: it has none of the members of "
+            "provkit.contract.Provider",
+            id="returns-a-string",
+        ),
+        pytest.param(
+            "fake_providers:NoneFactory",
+            "create_provider() of --provider=fake_providers:NoneFactory returned None, "
+            "not a provider",
+            id="returns-none",
+        ),
+        pytest.param(
+            "fake_providers:SyncFactory",
+            "create_provider() of --provider=fake_providers:SyncFactory returned FakeProvider "
+            "instead of an awaitable: define it with async def",
+            id="not-async",
+        ),
+        pytest.param(
             "broken_provider:Factory",
             "importing module 'broken_provider' from --provider=broken_provider:Factory raised "
             "ImportError: libpq is not installed",
@@ -289,7 +308,7 @@ def test_k_selects_by_name(fakes: pytest.Pytester) -> None:
     """``-k`` picks tests by name within the run."""
     result = fakes.runpytest(FAKE, "fake_suite.py", "-k", "fifo or round_trips", "-v")
     result.assert_outcomes(passed=2, deselected=4)
-    result.stdout.fnmatch_lines(["*::test_worker_item_round_trips PASSED*", "*::test_fifo PASSED*"])
+    result.stdout.fnmatch_lines(["*::test_fifo PASSED*", "*::test_worker_item_round_trips PASSED*"])
 
 
 def test_pyargs_are_respected(fakes: pytest.Pytester) -> None:
@@ -333,7 +352,6 @@ def test_summary_counts_outcomes_per_category(fakes: pytest.Pytester) -> None:
             "*= provkit conformance summary =*",
             "provider: fake_providers:FakeFactory (fake provider)",
             f"suite:    provkit conformance {SUITE_VERSION} (contract v1)",
-            "missing:  abandon_orchestration_item, abandon_work_item, *",
             "instance_locking*not selected",
             "failed:",
             "  [atomicity] fake_suite.py::test_empty_queue_yields_an_item",
@@ -341,6 +359,22 @@ def test_summary_counts_outcomes_per_category(fakes: pytest.Pytester) -> None:
             "FAIL: 1 of 5 tests failed (atomicity)",
         ]
     )
+
+
+def test_provider_missing_two_methods_gets_one_message_naming_both(
+    fakes: pytest.Pytester,
+) -> None:
+    """Shape check first: the whole suite ends before collection in one line naming both."""
+    result = fakes.runpytest("--provider=fake_providers:TwoMissingFactory")
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert error_lines(result) == [
+        "ERROR: provkit: --provider=fake_providers:TwoMissingFactory (fake provider) lacks 2 "
+        "contract members: ack_work_item(), renew_work_item_lock() (every member of "
+        "provkit.contract.Provider is required)"
+    ]
+    assert len(result.outlines + result.errlines) < 20
+    assert events(fakes) == ["create", "close"]
 
 
 @pytest.mark.parametrize(
@@ -367,23 +401,29 @@ def test_declared_capability_without_its_methods_ends_the_run_in_one_line(
     ]
 
 
-def test_failure_report_shows_the_test_docstring(fakes: pytest.Pytester) -> None:
-    """A failing test's details end with the contract sentence its docstring states."""
-    result = fakes.runpytest(FAKE, "fake_suite.py", "-k", "empty_queue")
+def test_failure_report_shows_the_provider_calls_and_the_test_docstring(
+    fakes: pytest.Pytester,
+) -> None:
+    """A failing test's details end with its provider calls, each with what it returned, and
+    the contract sentence its docstring states."""
+    result = fakes.runpytest(FAKE, "fake_suite.py", "-k", "fifo or empty_queue")
     result.stdout.fnmatch_lines(
         [
+            "*- provkit: provider calls of this test -*",
+            "  1. fetch_work_item(1.0, 0.0) -> None",
             "*- provkit: what this test checks -*",
             "A fetch from an empty worker queue returns an item (deliberately wrong).",
         ]
     )
+    assert "enqueue_for_worker" not in result.stdout.str(), "a passing test's calls were shown"
 
 
 def test_stopped_run_says_what_did_not_run(fakes: pytest.Pytester) -> None:
     """With ``-x`` the verdict counts the selected tests that never ran."""
     result = fakes.runpytest(FAKE, "fake_suite.py", "-x")
-    result.assert_outcomes(passed=1, failed=1, deselected=1)
+    result.assert_outcomes(passed=2, failed=1, skipped=1, deselected=1)
     result.stdout.fnmatch_lines(
-        ["FAIL: 1 of 2 tests failed (atomicity); 3 selected tests did not run"]
+        ["FAIL: 1 of 4 tests failed (atomicity); 1 selected tests did not run"]
     )
 
 
@@ -412,6 +452,126 @@ def test_full_passing_run_gives_a_pass_verdict() -> None:
     assert (verdict, passed) == (
         f"PASS: sqlite-memory conforms to provkit conformance suite {SUITE_VERSION} (12 passed)",
         True,
+    )
+
+
+FOUNDATION_SUITE = """
+    import pytest
+
+    pytestmark = pytest.mark.asyncio
+
+
+    @pytest.mark.atomicity
+    async def test_consequence(provider):
+        \"\"\"Collected first, fails because fetch_work_item is broken.\"\"\"
+        await provider.enqueue_for_worker("x")
+        assert await provider.fetch_work_item(1.0) == "y", "fetch_work_item returned the wrong item"
+
+
+    @pytest.mark.queue_semantics
+    async def test_later(provider):
+        \"\"\"Passes.\"\"\"
+        assert await provider.fetch_work_item(1.0) is None
+
+
+    @pytest.mark.queue_semantics
+    @pytest.mark.foundation("fetch_work_item")
+    async def test_basic_fetch(provider):
+        \"\"\"The simplest fetch (fails on purpose).\"\"\"
+        await provider.enqueue_for_worker("x")
+        assert await provider.fetch_work_item(1.0) == "x-basic", "fetch_work_item returned 'x'"
+"""
+
+
+def test_foundation_failures_come_first_in_the_run_and_in_the_summary(
+    fakes: pytest.Pytester,
+) -> None:
+    """A foundation test runs before tests collected earlier, and the summary's first finding
+    is "fix these first", naming it and counting the failures that may follow from it."""
+    fakes.makepyfile(foundation_suite=FOUNDATION_SUITE)
+    result = fakes.runpytest(FAKE, "foundation_suite.py", "-v")
+
+    result.assert_outcomes(passed=1, failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*::test_basic_fetch FAILED*",
+            "*::test_later PASSED*",
+            "*::test_consequence FAILED*",
+            "suite: *",
+            "",
+            "fix these first: foundation_suite.py::test_basic_fetch (fetch_work_item); "
+            "1 later failure may follow from it",
+            "  fetch_work_item: fetch_work_item returned 'x'",
+            "",
+            "category *",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "failed:",
+            "  [queue_semantics] foundation_suite.py::test_basic_fetch",
+            "      The simplest fetch (fails on purpose).",
+            "      fetch_work_item returned 'x'",
+        ]
+    )
+
+
+def test_x_stops_at_a_foundation_failure(fakes: pytest.Pytester) -> None:
+    """With ``-x`` the run stops at the failing foundation test, before the tests after it."""
+    fakes.makepyfile(foundation_suite=FOUNDATION_SUITE)
+    result = fakes.runpytest(FAKE, "foundation_suite.py", "-x")
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "fix these first: foundation_suite.py::test_basic_fetch (fetch_work_item)",
+            "FAIL: 1 of 1 tests failed (queue_semantics); 2 selected tests did not run",
+        ]
+    )
+
+
+def test_real_suite_runs_its_foundation_tests_first_in_implementation_order(
+    fakes: pytest.Pytester,
+) -> None:
+    """Collected against a provider, the suite starts with one or more foundation tests per
+    operation, in the order to implement them; core categories follow, queue semantics first."""
+    from provkit.conformance._foundation import IMPLEMENTATION_ORDER, foundation_of
+
+    reprec = fakes.inline_run("--provider=memory", "--collect-only")
+    (finish,) = reprec.getcalls("pytest_collection_finish")
+    items = finish.session.items
+    operations = [foundation_of(item) for item in items]
+    first = operations[: operations.index(None)]
+
+    assert set(operations[len(first) :]) == {None}, "a foundation test runs late"
+    assert [IMPLEMENTATION_ORDER.index(op) for op in first] == sorted(
+        IMPLEMENTATION_ORDER.index(op) for op in first
+    )
+    assert set(first) == set(IMPLEMENTATION_ORDER) - {
+        "enqueue_for_orchestrator",
+        "enqueue_for_worker",
+        "read",
+        "list_executions",
+        "close",
+    }, "an operation lost its foundation test (enqueues and reads are covered with others)"
+    assert "queue_semantics" in items[len(first)].keywords
+
+
+def test_foundation_marker_must_name_an_operation(fakes: pytest.Pytester) -> None:
+    """A misspelt operation in a foundation marker fails that test, saying what is wrong."""
+    fakes.makepyfile(
+        bad_foundation="""
+        import pytest
+
+        @pytest.mark.foundation("fetch_item")
+        def test_x():
+            pass
+        """
+    )
+    result = fakes.runpytest(FAKE, "bad_foundation.py")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["foundation() must name one operation of enqueue_for_orchestrator, *; got 'fetch_item'"]
     )
 
 
@@ -670,19 +830,28 @@ def test_disabled_with_p_no_provkit(project: pytest.Pytester) -> None:
         ),
     ],
 )
-def test_hung_call_fails_its_test_naming_the_call(
+def test_hung_call_fails_its_test_and_skips_the_rest_of_its_category(
     fakes: pytest.Pytester, factory: str, message: str
 ) -> None:
-    """A provider call that never returns fails its test, the next test still runs."""
+    """A provider call that never returns fails its test; the category's next test is skipped
+    naming it instead of waiting out the same timeout, and a test of another category runs."""
     started = time.monotonic()
     result = fakes.runpytest_subprocess(
         f"--provider=fake_providers:{factory}",
         FAST,
         "fake_suite.py",
         "-k",
-        "round_trips or fresh",
+        "round_trips or fresh or fifo",
+        "-rs",
         timeout=60,
     )
-    result.assert_outcomes(failed=2, deselected=4)
+    result.assert_outcomes(failed=2, skipped=1, deselected=3)
     assert result.outlines.count(message) == 2
+    result.stdout.fnmatch_lines(
+        [
+            "  3. fetch_work_item(1.0, 0.0) (did not return)",
+            "SKIPPED * an earlier atomicity test hung (test_worker_item_round_trips): "
+            + message.replace("(", "[(]").replace(")", "[)]"),
+        ]
+    )
     assert time.monotonic() - started < 30

@@ -17,7 +17,7 @@ LOG = Path("provider-events.log")
 
 
 class FakeProvider:
-    """Just enough of a provider for the plugin's tests: a worker queue in a list."""
+    """A worker queue in a list; every other contract method exists but is never called."""
 
     capabilities: frozenset[Any] = frozenset()
 
@@ -33,6 +33,31 @@ class FakeProvider:
 
     async def close(self) -> None:
         _log("close")
+
+
+def _unused(operation: str) -> Any:
+    async def method(self: FakeProvider, *args: Any, **kwargs: Any) -> None:
+        raise NotImplementedError(f"{operation}() is not used by the fake suite")
+
+    return method
+
+
+UNUSED = [
+    "enqueue_for_orchestrator",
+    "fetch_orchestration_item",
+    "ack_orchestration_item",
+    "abandon_orchestration_item",
+    "renew_orchestration_item_lock",
+    "ack_work_item",
+    "abandon_work_item",
+    "renew_work_item_lock",
+    "read",
+    "read_execution",
+    "list_executions",
+    "append_history",
+]
+for _operation in UNUSED:
+    setattr(FakeProvider, _operation, _unused(_operation))
 
 
 def _log(event: str) -> None:
@@ -93,6 +118,40 @@ class LongPollingProvider(FakeProvider):
 class LongPollingFactory:
     async def create_provider(self) -> FakeProvider:
         return LongPollingProvider()
+
+
+class TwoMissingProvider(FakeProvider):
+    """Lacks two contract methods (a half-written provider)."""
+
+    ack_work_item = None
+    renew_work_item_lock = None
+
+
+class TwoMissingFactory:
+    async def create_provider(self) -> FakeProvider:
+        _log("create")
+        return TwoMissingProvider()
+
+
+class ConnectionStringFactory:
+    """Returns a connection string instead of a provider."""
+
+    async def create_provider(self) -> str:
+        return "sqlite:///provider.db"
+
+
+class NoneFactory:
+    """Forgets to return the provider it made."""
+
+    async def create_provider(self) -> None:
+        FakeProvider()
+
+
+class SyncFactory:
+    """``create_provider`` is a plain method."""
+
+    def create_provider(self) -> FakeProvider:
+        return FakeProvider()
 
 
 fake_factory = FakeFactory()

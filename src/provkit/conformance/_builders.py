@@ -144,7 +144,9 @@ async def start_instance(
     assert item is not None, (
         f"fetch_orchestration_item returned None after enqueuing a start for {instance!r}"
     )
-    assert item.instance == instance, f"fetch returned {item.instance!r}, expected {instance!r}"
+    assert item.instance == instance, (
+        f"fetch_orchestration_item returned instance {item.instance!r}, expected {instance!r}"
+    )
     await ack(provider, item, [started()], metadata=first_turn_metadata())
     return item
 
@@ -187,7 +189,8 @@ async def lock_instance(
         f"fetch_orchestration_item returned None after enqueuing a {kind} for {message.instance!r}"
     )
     assert item.instance == message.instance, (
-        f"fetch returned {item.instance!r}, expected {message.instance!r}"
+        f"fetch_orchestration_item returned instance {item.instance!r}, expected "
+        f"{message.instance!r}"
     )
     return item
 

@@ -12,6 +12,7 @@ from typing import Any, cast
 import pytest
 import pytest_asyncio
 
+from provkit.conformance._call_log import CALL_LOG_KEY, CallLog
 from provkit.conformance._capability_gate import require
 from provkit.conformance._guard import GuardedProvider, close_provider, open_provider
 from provkit.conformance._hammer import Plan
@@ -71,8 +72,12 @@ def timing(request: pytest.FixtureRequest, clock: SuiteClock) -> Timing:
 def provider(
     request: pytest.FixtureRequest, _provider_under_test: Any, clock: SuiteClock
 ) -> Provider:
-    """A fresh provider for this test whose calls fail the test if they hang."""
-    guarded = GuardedProvider(_provider_under_test, _settings(request).op_timeout)
+    """A fresh provider for this test whose calls fail the test if they hang.
+
+    Its calls are logged with their results; a failure report shows them.
+    """
+    log = request.node.stash.setdefault(CALL_LOG_KEY, CallLog())
+    guarded = GuardedProvider(_provider_under_test, _settings(request).op_timeout, log)
     return cast(Provider, guarded)
 
 

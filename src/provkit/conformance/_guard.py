@@ -13,12 +13,14 @@ import math
 import signal
 import threading
 import time
+import weakref
 from collections.abc import Awaitable, Iterator
 from types import FrameType
 from typing import Any, TypeVar
 
 import pytest
 
+from provkit.conformance._call_log import CallLog
 from provkit.contract import Provider, ProviderFactory, ProviderWrapper
 from provkit.contract._provider import disposal
 
@@ -26,6 +28,25 @@ T = TypeVar("T")
 
 WATCHDOG_SLACK = 0.5
 """Seconds the watchdog waits beyond a call's deadline (and its cancel wait) before firing."""
+
+
+_TIMEOUTS: weakref.WeakSet[BaseException] = weakref.WeakSet()
+
+
+def fail_hung(message: str) -> BaseException:
+    """The ``pytest.fail`` outcome of a call that outlived its deadline, to raise.
+
+    An ordinary failure of the test, remembered as a timeout so that the run can skip the
+    rest of a category whose provider hangs instead of waiting out every test.
+    """
+    failure = pytest.fail.Exception(message, pytrace=False)
+    _TIMEOUTS.add(failure)
+    return failure
+
+
+def is_call_timeout(exc: BaseException) -> bool:
+    """Whether ``exc`` is the failure ``fail_hung`` made for a call outliving its deadline."""
+    return exc in _TIMEOUTS
 
 
 async def bounded(label: str, awaitable: Awaitable[T], limit: float) -> T:
@@ -47,22 +68,34 @@ async def bounded(label: str, awaitable: Awaitable[T], limit: float) -> T:
             ignored = not task.done()
             if ignored:
                 _forget(task)
-            pytest.fail(_hung_message(label, limit, ignored_cancellation=ignored), pytrace=False)
+            raise fail_hung(_hung_message(label, limit, ignored_cancellation=ignored))
     return task.result()
 
 
 class GuardedProvider(ProviderWrapper):
-    """Forwards everything to ``inner``; every call it forwards gets a deadline."""
+    """Forwards everything to ``inner``; every call it forwards gets a deadline and, when a
+    ``log`` is given, is noted there with its result."""
 
-    def __init__(self, inner: Provider, op_timeout: float) -> None:
+    def __init__(self, inner: Provider, op_timeout: float, log: CallLog | None = None) -> None:
         super().__init__(inner)
         self._op_timeout = op_timeout
+        self._log = log
 
     async def forward(self, operation: str, *args: Any, **kwargs: Any) -> Any:
         # The whole call runs under the deadline, also a method that blocks before it
         # returns its awaitable (decorated methods, partials).
         call = super().forward(operation, *args, **kwargs)
-        return await bounded(f"provider call {operation}()", call, self._op_timeout)
+        if self._log is None:
+            return await bounded(f"provider call {operation}()", call, self._op_timeout)
+        entry = self._log.start(operation, [*args, *kwargs.values()])
+        try:
+            result = await bounded(f"provider call {operation}()", call, self._op_timeout)
+        except BaseException as exc:
+            if not is_call_timeout(exc):
+                self._log.raised(entry, exc)
+            raise
+        self._log.returned(entry, result)
+        return result
 
 
 async def open_provider(factory: ProviderFactory, limit: float) -> Provider:
@@ -158,10 +191,9 @@ class _Watchdog:
             self._deadlines[key] = (math.inf, label, fire_after)
         _, label, fire_after = min(entry for _, entry in expired)
         self._arm()
-        pytest.fail(
+        raise fail_hung(
             f"{label} blocked the event loop for over {fire_after:g} s "
-            "(synchronous code in an async method?)",
-            pytrace=False,
+            "(synchronous code in an async method?)"
         )
 
 

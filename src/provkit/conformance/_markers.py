@@ -45,6 +45,9 @@ SEARCHING: dict[str, str] = {
 }
 """Categories that search for bugs nobody wrote a test for; they run by default, with a budget."""
 
+FOUNDATION = "foundation"
+"""Marker ``foundation(operation)``: the test checks the simplest behaviour of ``operation``."""
+
 BENCHMARK = "provider_benchmark"
 """Benchmarks of single provider operations; they run only when ``-m`` selects them."""
 
@@ -53,6 +56,8 @@ MARKERS: dict[str, str] = {
     **EXTENDED,
     END_TO_END: "provkit's runtime over the provider: races, crashes, timers, retries, cancels",
     **SEARCHING,
+    FOUNDATION: "foundation(operation): the simplest behaviour of one operation; runs first, "
+    "and later failures may follow from its failure",
     BENCHMARK: "benchmark of single provider operations (run only with -m provider_benchmark)",
     CAPABILITY: "capability(Capability.X, ...): skipped unless the provider declares them all",
     WITHOUT_CAPABILITY: "without_capability(Capability.X): skipped if the provider declares it",

@@ -22,11 +22,25 @@ _RANK = {PASSED: 0, SKIPPED: 1, NO_CAPABILITY: 1, KNOWN: 2, FAILED: 3, UNEXPECTE
 
 @dataclass(frozen=True, slots=True)
 class Failure:
-    """One failed test: where it is and, from its docstring, what it checks."""
+    """One failed test: where it is, what it checks (its docstring) and how it failed."""
 
     category: str
     nodeid: str
     description: str
+    message: str = ""
+    """The first line of the failure: the assertion's message or the error."""
+    foundation: str | None = None
+    """The operation whose simplest behaviour the test checks, for a foundation test."""
+
+    @property
+    def test_id(self) -> str:
+        """``test_module.py::test_name[params]``: the id a known-failures file uses."""
+        path, sep, rest = self.nodeid.partition("::")
+        return path.rsplit("/", 1)[-1] + sep + rest
+
+
+SHOWN_FAILURES = 25
+"""Failures the summary lists; pytest's own short summary names every one."""
 
 
 @dataclass(slots=True)
@@ -63,8 +77,6 @@ class RunInfo:
     suite_version: str
     contract_version: str
     interrupted: bool
-    missing_members: tuple[str, ...] = ()
-    """Contract members the provider does not have at all."""
     known_failures_file: str | None = None
     """The ``--provkit-known-failures`` file, if one was given."""
     unmatched_known_failures: tuple[str, ...] = ()
@@ -82,8 +94,8 @@ def render(info: RunInfo, outcomes: Outcomes) -> tuple[list[str], str, bool]:
         f"provider: {info.provider_spec}{named}",
         f"suite:    provkit conformance {info.suite_version} (contract v{info.contract_version})",
     ]
-    if info.missing_members:
-        lines.append(f"missing:  {', '.join(info.missing_members)}")
+    real_failures = [f for n, f in outcomes.failures.items() if n not in outcomes.unexpected]
+    lines += fix_first(real_failures)
     lines += ["", _row("category", PASSED, FAILED, SKIPPED, "by capability", KNOWN)]
     totals = dict.fromkeys((PASSED, FAILED, SKIPPED, NO_CAPABILITY, KNOWN), 0)
     for row in rows:
@@ -99,13 +111,16 @@ def render(info: RunInfo, outcomes: Outcomes) -> tuple[list[str], str, bool]:
         "(skipped counts every skip; by capability: those skipped for what the provider "
         "declares; known: listed known failures that failed)"
     )
-    real_failures = {n: f for n, f in outcomes.failures.items() if n not in outcomes.unexpected}
     if real_failures:
         lines += ["", "failed:"]
-        for failure in real_failures.values():
-            lines.append(f"  [{failure.category}] {failure.nodeid}")
-            if failure.description:
-                lines.append(f"      {failure.description}")
+        for failure in real_failures[:SHOWN_FAILURES]:
+            lines.append(f"  [{failure.category}] {failure.test_id}")
+            lines += [f"      {text}" for text in (failure.description, failure.message) if text]
+        if len(real_failures) > SHOWN_FAILURES:
+            lines.append(
+                f"  ... and {len(real_failures) - SHOWN_FAILURES} more (pytest's short test "
+                "summary info above names them all)"
+            )
     if outcomes.unexpected:
         source = info.known_failures_file
         lines += ["", f"passed although listed as known failures (remove them from {source}):"]
@@ -116,6 +131,29 @@ def render(info: RunInfo, outcomes: Outcomes) -> tuple[list[str], str, bool]:
         lines += [f"  {entry}" for entry in info.unmatched_known_failures]
     verdict, passed = _verdict(info, outcomes, totals)
     return lines, verdict, passed
+
+
+def fix_first(failures: list[Failure]) -> list[str]:
+    """The "fix these first" line and its details, when foundation tests failed.
+
+    Foundation tests check each operation's simplest behaviour; every other failure may be a
+    consequence of theirs, so the author is sent to them first.
+    """
+    first = [f for f in failures if f.foundation is not None]
+    if not first:
+        return []
+    later = len(failures) - len(first)
+    named = ", ".join(f"{f.test_id} ({f.foundation})" for f in first)
+    them = "them" if len(first) > 1 else "it"
+    follow = (
+        f"; {later} later {'failure' if later == 1 else 'failures'} may follow from {them}"
+        if later
+        else ""
+    )
+    lines = ["", f"fix these first: {named}{follow}"]
+    for failure in first:
+        lines.append(f"  {failure.foundation}: {failure.message or failure.description}")
+    return lines
 
 
 def _row(first: str, *columns: str) -> str:

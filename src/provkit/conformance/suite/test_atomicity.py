@@ -61,6 +61,39 @@ async def _second_turn(provider: Provider, timing: Timing) -> OrchestrationItem:
     return item
 
 
+# Rejects: an ack that loses its history delta, keeps its batch queued, or keeps the lock
+@pytest.mark.foundation("ack_orchestration_item")
+async def test_ack_stores_the_turn_and_releases_the_instance(
+    provider: Provider, timing: Timing
+) -> None:
+    """An ack stores its history (read returns it), deletes the batch and unlocks the instance."""
+    item = await lock_instance(provider, start_item(A), timing.long_lock)
+
+    await ack(provider, item, [started()], metadata=first_turn_metadata())
+
+    history = await provider.read(A)
+    assert history == [started()], (
+        f"read({A!r}) returned {history!r} after ack_orchestration_item stored [started()]"
+    )
+    executions = await provider.list_executions(A)
+    assert executions == [1], (
+        f"list_executions({A!r}) returned {executions!r} after an ack of execution 1"
+    )
+    assert await fetch(provider, timing.long_lock) is None, (
+        "fetch_orchestration_item returned the batch again after ack_orchestration_item"
+    )
+    await provider.enqueue_for_orchestrator(external_item(A))
+    again = await fetch(provider, timing.long_lock)
+    assert again is not None, (
+        f"after ack_orchestration_item, fetch_orchestration_item returned None although a new "
+        f"message for {A!r} was queued: the ack did not release the instance lock"
+    )
+    assert (again.messages, again.history) == ([external_item(A)], [started()]), (
+        "the next turn after ack_orchestration_item did not carry the new message and the "
+        "acked history"
+    )
+
+
 @dataclass(frozen=True)
 class _DuplicateDelta:
     """A history delta an ack must reject with ``DuplicateEventError``.

@@ -37,21 +37,32 @@ async def _fetch_concurrently(
 
 
 # Rejects: fetch that ignores a live instance lock; a lock that never expires
+@pytest.mark.foundation("fetch_orchestration_item")
 async def test_locked_instance_is_invisible_until_its_lock_expires(
     provider: Provider, clock: SuiteClock, timing: Timing
 ) -> None:
     """A second fetch sees nothing while an instance is locked; after expiry it gets the batch."""
     await provider.enqueue_for_orchestrator(start_item("inst-a"))
     first = await must_fetch(provider, timing.lock_timeout)
-    assert (first.instance, first.attempt_count) == ("inst-a", 1)
-    assert await fetch(provider, timing.long_lock) is None, "fetch returned a locked instance"
+    assert (first.instance, first.attempt_count) == ("inst-a", 1), (
+        "fetch_orchestration_item did not return inst-a's start with attempt_count 1"
+    )
+    assert await fetch(provider, timing.long_lock) is None, (
+        "fetch_orchestration_item returned inst-a again while its lock was live"
+    )
 
     await clock.advance(timing.lock_timeout + timing.epsilon)
 
     again = await must_fetch(provider, timing.long_lock)
-    assert (again.instance, again.attempt_count) == ("inst-a", 2)
-    assert again.lock_token != first.lock_token, "a re-fetch after expiry reused the old token"
-    assert again.messages == first.messages == [start_item("inst-a")]
+    assert (again.instance, again.attempt_count) == ("inst-a", 2), (
+        "after the lock expired, fetch_orchestration_item did not redeliver inst-a as attempt 2"
+    )
+    assert again.lock_token != first.lock_token, (
+        "fetch_orchestration_item reused the expired lock's token"
+    )
+    assert again.messages == first.messages == [start_item("inst-a")], (
+        "fetch_orchestration_item redelivered a different batch after the lock expired"
+    )
 
 
 # Rejects: lock tokens derived from the instance or reissued across fetches

@@ -132,6 +132,7 @@ async def test_message_enqueued_during_a_lock_is_the_next_batch_after_the_ack(
 
 
 # Rejects: abandon that keeps the lock until it expires
+@pytest.mark.foundation("abandon_orchestration_item")
 async def test_abandon_releases_the_orchestration_lock_at_once(
     provider: Provider, timing: Timing
 ) -> None:
@@ -141,10 +142,19 @@ async def test_abandon_releases_the_orchestration_lock_at_once(
     await provider.abandon_orchestration_item(first.lock_token)
 
     again = await fetch(provider, timing.long_lock)
-    assert again is not None, "abandon_orchestration_item did not release the lock"
-    assert (again.instance, again.attempt_count) == ("inst-1", 2)
-    assert again.lock_token != first.lock_token
-    assert again.messages == [start_item("inst-1")]
+    assert again is not None, (
+        "after abandon_orchestration_item, fetch_orchestration_item returned None: the abandon "
+        "did not release the lock"
+    )
+    assert (again.instance, again.attempt_count) == ("inst-1", 2), (
+        "after abandon_orchestration_item the batch did not come back as attempt 2"
+    )
+    assert again.lock_token != first.lock_token, (
+        "fetch_orchestration_item reused the abandoned lock's token"
+    )
+    assert again.messages == [start_item("inst-1")], (
+        "after abandon_orchestration_item the batch came back changed"
+    )
 
 
 # Rejects: abandon that ignores its delay
@@ -236,6 +246,7 @@ async def test_abandon_delay_leaves_messages_outside_the_batch_untouched(
 
 
 # Rejects: renew that does not move the deadline, or extends from the old deadline not from now
+@pytest.mark.foundation("renew_orchestration_item_lock")
 async def test_orchestration_renew_extends_the_lock_from_now(
     provider: Provider, clock: SuiteClock, timing: Timing
 ) -> None:
@@ -255,8 +266,12 @@ async def test_orchestration_renew_extends_the_lock_from_now(
 
     again = await fetch(provider, timing.long_lock)
     assert again is not None, "the renewed lock outlived now + extend_for"
-    assert (again.instance, again.attempt_count) == ("inst-1", 2)
-    assert again.lock_token != item.lock_token
+    assert (again.instance, again.attempt_count) == ("inst-1", 2), (
+        "after the renewed lock expired the batch did not come back as attempt 2"
+    )
+    assert again.lock_token != item.lock_token, (
+        "fetch_orchestration_item reused the expired lock's token"
+    )
 
 
 # Rejects: renew that revives an expired lock
@@ -383,18 +398,25 @@ async def test_batch_attempt_is_the_highest_count_among_its_messages(
 
 
 # Rejects: renew_work_item_lock that releases the lease or invalidates its token
+@pytest.mark.foundation("renew_work_item_lock")
 async def test_work_renew_keeps_the_item_leased(provider: Provider, timing: Timing) -> None:
     """A renewed lease keeps the item hidden and its token still acks it."""
     lease = await lease_work(provider, work_item("inst-1", 1), timing.long_lock)
 
     await provider.renew_work_item_lock(lease.lock_token, timing.long_lock)
 
-    assert await fetch_work(provider, timing.long_lock) is None, "renew released the lease"
+    assert await fetch_work(provider, timing.long_lock) is None, (
+        "fetch_work_item leased the item again after renew_work_item_lock: renew released it"
+    )
     await provider.ack_work_item(lease.lock_token, activity_done("inst-1", 1))
-    assert await fetch_work(provider, timing.long_lock) is None
+    assert await fetch_work(provider, timing.long_lock) is None, (
+        "fetch_work_item returned the item after its ack"
+    )
     done = await fetch(provider, timing.long_lock)
     assert done is not None, "ack_work_item after renew did not enqueue the completion"
-    assert done.messages == [activity_done("inst-1", 1)]
+    assert done.messages == [activity_done("inst-1", 1)], (
+        "ack_work_item after renew enqueued something other than its completion"
+    )
 
 
 # Rejects: renew_work_item_lock that does not move the lease's deadline
@@ -458,6 +480,7 @@ async def test_work_renew_with_unknown_token_raises_lock_lost(
 
 
 # Rejects: abandon_work_item that keeps the lease, or leaves the old token usable
+@pytest.mark.foundation("abandon_work_item")
 async def test_work_abandon_releases_the_item_at_once(provider: Provider, timing: Timing) -> None:
     """An abandoned item is fetchable immediately with a new token and attempt 2."""
     lease = await lease_work(provider, work_item("inst-1", 1), timing.long_lock)
@@ -465,9 +488,14 @@ async def test_work_abandon_releases_the_item_at_once(provider: Provider, timing
     await provider.abandon_work_item(lease.lock_token)
 
     again = await fetch_work(provider, timing.long_lock)
-    assert again is not None, "abandon_work_item did not release the lease"
-    assert (again.item, again.attempt_count) == (work_item("inst-1", 1), 2)
-    assert again.lock_token != lease.lock_token
+    assert again is not None, (
+        "after abandon_work_item, fetch_work_item returned None: the abandon did not release "
+        "the lease"
+    )
+    assert (again.item, again.attempt_count) == (work_item("inst-1", 1), 2), (
+        "after abandon_work_item the item did not come back as attempt 2"
+    )
+    assert again.lock_token != lease.lock_token, "fetch_work_item reused the abandoned token"
     with pytest.raises(LockLostError):
         await provider.ack_work_item(lease.lock_token, None)
     await provider.ack_work_item(again.lock_token, None)

@@ -34,6 +34,7 @@ pytestmark = [pytest.mark.multi_execution, pytest.mark.asyncio]
 
 
 # Rejects: executions sharing one history, or read() returning the first execution
+@pytest.mark.foundation("read_execution")
 async def test_each_execution_keeps_its_own_history(provider: Provider, timing: Timing) -> None:
     """Execution 1 (3 events) and 2 (2 events) read back separately; read() shows execution 2."""
     first = [started(), scheduled(2), continued_as_new(3)]
@@ -47,10 +48,16 @@ async def test_each_execution_keeps_its_own_history(provider: Provider, timing: 
     )
     await start_next_execution(provider, "inst-1", 2, second, timing.long_lock)
 
-    assert await provider.read_execution("inst-1", 1) == first
-    assert await provider.read_execution("inst-1", 2) == second
-    assert await provider.read("inst-1") == second
-    assert await provider.list_executions("inst-1") == [1, 2]
+    assert await provider.read_execution("inst-1", 1) == first, (
+        "read_execution(1) did not return execution 1's events"
+    )
+    assert await provider.read_execution("inst-1", 2) == second, (
+        "read_execution(2) did not return execution 2's events"
+    )
+    assert await provider.read("inst-1") == second, "read() did not return execution 2's events"
+    assert await provider.list_executions("inst-1") == [1, 2], (
+        "list_executions did not return [1, 2]"
+    )
 
 
 # Rejects: read() that does not follow the newest execution as it is created
@@ -311,19 +318,26 @@ async def test_append_history_without_events_still_creates_the_execution(
 
 
 # Rejects: append_history that creates an instance record, or refuses unknown instances
+@pytest.mark.foundation("append_history")
 async def test_append_history_to_an_unknown_instance_creates_no_record(
     provider: Provider, timing: Timing
 ) -> None:
     """Appending to a new instance stores the execution's events but no name or version."""
     await provider.append_history("inst-new", 1, [started(), scheduled(2)])
 
-    assert await provider.read("inst-new") == [started(), scheduled(2)]
-    assert await provider.list_executions("inst-new") == [1]
+    assert await provider.read("inst-new") == [started(), scheduled(2)], (
+        "read() did not return the events append_history stored"
+    )
+    assert await provider.list_executions("inst-new") == [1], (
+        "list_executions did not list the execution append_history created"
+    )
     item = await lock_instance(provider, external_item("inst-new"), timing.long_lock)
     assert (item.orchestration_name, item.version) == (None, None), (
         "append_history created an instance record"
     )
-    assert (item.execution_id, item.history) == (1, [started(), scheduled(2)])
+    assert (item.execution_id, item.history) == (1, [started(), scheduled(2)]), (
+        "fetch_orchestration_item did not carry the history append_history stored"
+    )
 
 
 # Rejects: list_executions in creation order rather than ascending

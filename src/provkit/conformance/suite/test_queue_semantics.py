@@ -104,6 +104,7 @@ async def test_leased_work_item_is_hidden_from_other_fetchers_and_gone_after_ack
 
 
 # Rejects: a new worker item that is not visible at once
+@pytest.mark.foundation("fetch_work_item")
 async def test_new_work_item_is_visible_immediately(provider: Provider, timing: Timing) -> None:
     """An item is leasable right after enqueue, unchanged, with attempt 1."""
     item = work_item("inst-1", 7, "Charge", "order-42")
@@ -111,10 +112,13 @@ async def test_new_work_item_is_visible_immediately(provider: Provider, timing: 
 
     lease = await fetch_work(provider, timing.long_lock)
     assert lease is not None, "fetch_work_item returned None right after enqueue_for_worker"
-    assert (lease.item, lease.attempt_count) == (item, 1)
+    assert (lease.item, lease.attempt_count) == (item, 1), (
+        "fetch_work_item did not return the enqueued item unchanged with attempt_count 1"
+    )
 
 
 # Rejects: a worker ack that leaves the item or drops its completion
+@pytest.mark.foundation("ack_work_item")
 async def test_worker_ack_deletes_the_item_and_enqueues_its_completion(
     provider: Provider, timing: Timing
 ) -> None:
@@ -123,12 +127,15 @@ async def test_worker_ack_deletes_the_item_and_enqueues_its_completion(
 
     await provider.ack_work_item(lease.lock_token, activity_done("inst-1", 2, "charged"))
 
-    assert await fetch_work(provider, timing.long_lock) is None
+    assert await fetch_work(provider, timing.long_lock) is None, (
+        "fetch_work_item returned the item after ack_work_item: the ack did not delete it"
+    )
     turn = await fetch(provider, timing.long_lock)
     assert turn is not None, "ack_work_item did not enqueue its completion"
-    assert turn.instance == "inst-1"
-    assert turn.messages == [activity_done("inst-1", 2, "charged")]
-    assert turn.attempt_count == 1
+    assert (turn.instance, turn.messages) == ("inst-1", [activity_done("inst-1", 2, "charged")]), (
+        "ack_work_item did not enqueue exactly its completion for inst-1"
+    )
+    assert turn.attempt_count == 1, "the completion ack_work_item enqueued was not a first attempt"
 
 
 # Rejects: ack_work_item(None) that enqueues something or keeps the item
@@ -651,17 +658,24 @@ async def test_enqueue_never_creates_an_instance(provider: Provider, timing: Tim
 
 
 # Rejects: a provider that cannot deliver messages for an instance it has no record of
+@pytest.mark.foundation("fetch_orchestration_item")
 async def test_message_for_an_unknown_instance_is_fetched_without_a_record(
     provider: Provider, timing: Timing
 ) -> None:
     """An external event for an instance with no record is fetched with no name, execution 1."""
     item = await lock_instance(provider, external_item("inst-new", "early"), timing.long_lock)
 
-    assert (item.orchestration_name, item.version, item.execution_id) == (None, None, 1)
-    assert item.history == []
-    assert item.history_error is None
-    assert item.messages == [external_item("inst-new", "early")]
-    assert item.attempt_count == 1
+    assert (item.orchestration_name, item.version, item.execution_id) == (None, None, 1), (
+        "fetch_orchestration_item of an instance without a record did not report no name, "
+        "no version and execution 1"
+    )
+    assert (item.history, item.history_error) == ([], None), (
+        "fetch_orchestration_item reported history for an instance that has none"
+    )
+    assert item.messages == [external_item("inst-new", "early")], (
+        "fetch_orchestration_item did not return the enqueued message as the batch"
+    )
+    assert item.attempt_count == 1, "fetch_orchestration_item's first delivery was not attempt 1"
 
 
 # Rejects: instance ids matched with LIKE, case folding, trimming or Unicode normalisation
