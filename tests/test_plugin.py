@@ -596,6 +596,183 @@ def test_suite_helpers_get_assertion_rewriting(fakes: pytest.Pytester) -> None:
     fakes.runpytest(FAKE, "check_rewrite.py").assert_outcomes(passed=1)
 
 
+# -- pytest conventions: where the provider comes from, header, several providers, JUnit --
+
+
+def test_header_names_the_provider_its_capabilities_and_the_suite(fakes: pytest.Pytester) -> None:
+    """The run's header has a line per provider with its capabilities, and the versions."""
+    result = fakes.runpytest("--provider=fake_providers:LongPollingFactory", "fake_suite.py")
+    result.stdout.fnmatch_lines(
+        [
+            "provkit provider: fake_providers:LongPollingFactory (fake provider); "
+            "capabilities: LONG_POLL",
+            f"provkit conformance suite {SUITE_VERSION}, contract v1",
+            "collected 6 items*",
+        ]
+    )
+
+
+@pytest.mark.parametrize("source", ["environment", "ini"])
+def test_provider_may_come_from_the_environment_or_the_ini_file(
+    fakes: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, source: str
+) -> None:
+    """``PROVKIT_PROVIDER`` or the ``provkit_provider`` ini option stand in for --provider."""
+    if source == "environment":
+        monkeypatch.setenv("PROVKIT_PROVIDER", "fake_providers:FakeFactory")
+    else:
+        fakes.makeini("[pytest]\nprovkit_provider = fake_providers:FakeFactory\n")
+    result = fakes.runpytest("fake_suite.py")
+    result.assert_outcomes(passed=3, failed=1, skipped=1, deselected=1)
+    result.stdout.fnmatch_lines(["provider: fake_providers:FakeFactory (fake provider)"])
+
+
+def test_provider_option_wins_over_the_environment_and_the_ini_file(
+    fakes: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--provider on the command line is used even when the other two name a provider."""
+    monkeypatch.setenv("PROVKIT_PROVIDER", "fake_providers:DatabaseDownFactory")
+    fakes.makeini("[pytest]\nprovkit_provider = fake_providers:NoDatabaseFactory\n")
+    result = fakes.runpytest("--provider=fake_providers:LongPollingFactory", "fake_suite.py")
+    result.assert_outcomes(passed=4, failed=1, deselected=1)
+
+
+def test_provider_given_twice_runs_each_and_prints_a_matrix(fakes: pytest.Pytester) -> None:
+    """Two --provider options: every test runs against each (its id names the provider), and
+    the summary is a provider × category matrix with a verdict per provider."""
+    result = fakes.runpytest(
+        FAKE, "--provider=fake_providers:LongPollingFactory", "fake_suite.py", "-v"
+    )
+
+    result.assert_outcomes(passed=7, failed=2, skipped=1, deselected=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*::test_needs_long_poll[[]fake_providers:FakeFactory[]] SKIPPED*",
+            "*::test_needs_long_poll[[]fake_providers:LongPollingFactory[]] PASSED*",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "providers: fake_providers:FakeFactory, fake_providers:LongPollingFactory",
+            "category *fake_providers:FakeFactory  fake_providers:LongPollingFactory",
+            "instance_locking *not selected *not selected",
+            "atomicity *1 failed of 3 *1 failed of 3",
+            "queue_semantics *1 passed *2 passed",
+            "total *1 failed of 4 *1 failed of 5",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "fake_providers:FakeFactory:        FAIL: 1 of 5 tests failed (atomicity)",
+            "fake_providers:LongPollingFactory: FAIL: 1 of 5 tests failed (atomicity)",
+            "FAIL: 2 of 2 providers failed (fake_providers:FakeFactory, "
+            "fake_providers:LongPollingFactory)",
+        ]
+    )
+
+
+def test_two_reference_providers_pass_side_by_side(fakes: pytest.Pytester) -> None:
+    """Both in-memory reference providers, one category: each passes, the run passes."""
+    result = fakes.runpytest(
+        "--provider=sqlite-memory", "--provider=memory", "-m", "multi_execution"
+    )
+    assert result.ret == pytest.ExitCode.OK
+    row = next(line.split() for line in result.outlines if line.startswith("multi_execution "))
+    assert row == ["multi_execution", row[1], "passed", row[1], "passed"]
+    assert int(row[1]) >= 10
+    result.stdout.fnmatch_lines(
+        ["PASS (partial): no provider failed, but not every one ran the whole suite"]
+    )
+
+
+def test_same_provider_twice_is_one_usage_error(fakes: pytest.Pytester) -> None:
+    """A spec given twice would give two tests one id: one line says so."""
+    result = fakes.runpytest(FAKE, FAKE, "fake_suite.py")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert error_lines(result) == [
+        "ERROR: provkit: --provider=fake_providers:FakeFactory is given twice"
+    ]
+
+
+def test_junit_xml_carries_provider_and_category(fakes: pytest.Pytester) -> None:
+    """Every test case of the JUnit XML has ``provider`` and ``category`` properties."""
+    import xml.etree.ElementTree as ET
+
+    fakes.runpytest(
+        FAKE, "--provider=fake_providers:LongPollingFactory", "fake_suite.py", "--junitxml=j.xml"
+    )
+    cases = ET.parse(fakes.path / "j.xml").getroot().iter("testcase")
+    found = {
+        (case.get("name"), prop.get("name"), prop.get("value"))
+        for case in cases
+        for prop in case.iter("property")
+    }
+    fake, polling = "fake_providers:FakeFactory", "fake_providers:LongPollingFactory"
+    assert (f"test_fifo[{fake}]", "provider", fake) in found
+    assert (f"test_fifo[{polling}]", "category", "queue_semantics") in found
+    assert len(found) == 2 * 10, "each of the 10 test cases has both properties"
+
+
+# -- publishing ------------------------------------------------------------------------
+
+
+def test_report_option_writes_the_verdict_and_github_gets_a_job_summary(
+    fakes: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--provkit-report writes the JSON verdict; $GITHUB_STEP_SUMMARY gets the markdown one,
+    appended after what earlier steps wrote."""
+    from provkit.reporting._verdict import ConformanceVerdict
+
+    summary = fakes.path / "summary.md"
+    summary.write_text("earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    result = fakes.runpytest(
+        "--provider=fake_providers:LongPollingFactory", "fake_suite.py", "--provkit-report=v.json"
+    )
+
+    result.stdout.fnmatch_lines(
+        [
+            f"provkit: verdict written to {fakes.path / 'v.json'}",
+            "provkit: job summary appended to $GITHUB_STEP_SUMMARY",
+            "FAIL: 1 of 5 tests failed (atomicity)",
+        ]
+    )
+    (provider,) = ConformanceVerdict.read(fakes.path / "v.json").providers
+    assert (provider.provider, provider.name, provider.capabilities) == (
+        "fake_providers:LongPollingFactory",
+        "fake provider",
+        ("LONG_POLL",),
+    )
+    assert (provider.outcome, provider.verdict) == ("fail", "FAIL: 1 of 5 tests failed (atomicity)")
+    assert (provider.categories["queue_semantics"].passed, provider.totals.failed) == (2, 1)
+    assert [(f.test, f.message) for f in provider.failures] == [
+        ("fake_suite.py::test_empty_queue_yields_an_item", "assert None == 'never enqueued'")
+    ]
+    lines = summary.read_text().splitlines()
+    assert lines[:2] == [
+        "earlier step",
+        "### provkit conformance: ❌ FAIL — `fake_providers:LongPollingFactory`",
+    ]
+    assert "| atomicity | 2 | 1 | 0 | 0 |" in lines
+
+
+@pytest.mark.parametrize(
+    ("path", "message"),
+    [
+        pytest.param("nowhere/v.json", "directory '{dir}/nowhere' does not exist", id="no-dir"),
+        pytest.param(".", "is a directory, not a file", id="a-directory"),
+    ],
+)
+def test_report_path_is_checked_before_the_run(
+    fakes: pytest.Pytester, path: str, message: str
+) -> None:
+    """An unusable --provkit-report path ends the run at once, in one line."""
+    result = fakes.runpytest(FAKE, "fake_suite.py", f"--provkit-report={path}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    (line,) = error_lines(result)
+    assert line.startswith(f"ERROR: provkit: --provkit-report={path}")
+    assert line.endswith(message.format(dir=fakes.path))
+
+
 # -- capabilities ----------------------------------------------------------------------
 
 GATED = ["instance_creation", "management", "deletion", "prune", "corruption"]

@@ -20,6 +20,8 @@ from provkit.conformance._settings import (
     CONCURRENCY_KEY,
     MODEL_KEY,
     SETTINGS_KEY,
+    TARGET_PARAM,
+    TARGETS_KEY,
     ModelBudget,
     SuiteSettings,
 )
@@ -37,8 +39,18 @@ from provkit.contract import (
 )
 
 
+@pytest.fixture(autouse=True)
+def _provkit_target(request: pytest.FixtureRequest) -> SuiteSettings:
+    """The provider this test runs against: the only one, or its parameter with several."""
+    spec: str | None = getattr(request, "param", None)
+    if spec is None:
+        return request.config.stash[SETTINGS_KEY]
+    return request.config.stash[TARGETS_KEY][spec]
+
+
 def _settings(request: pytest.FixtureRequest) -> SuiteSettings:
-    return request.config.stash[SETTINGS_KEY]
+    settings: SuiteSettings = request.getfixturevalue(TARGET_PARAM)
+    return settings
 
 
 @pytest_asyncio.fixture(loop_scope="function")

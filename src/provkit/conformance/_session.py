@@ -1,33 +1,39 @@
-"""The hooks of a run with ``--provider``: load and check the factory, select, summarise.
+"""The hooks of a run with ``--provider``: check the providers, select, order, summarise.
 
-The plugin registers one ``ConformanceRun`` only when ``--provider`` is given; without it
-none of these hooks exists.
+The plugin registers one ``ConformanceRun`` only when a provider is given; without it none of
+these hooks exists. With several providers every test runs once against each.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import fnmatch
 import inspect
 import re
 from collections.abc import Generator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from provkit._provider_spec import ProviderSpecError, describe, load_factory
+from provkit._provider_spec import ProviderSpecError, load_factory
 from provkit.conformance import SUITE_VERSION
 from provkit.conformance._call_log import CALL_LOG_KEY
 from provkit.conformance._capability_gate import is_capability_skip, skip_reason
 from provkit.conformance._foundation import foundation_of, marker_problem, put_in_run_order
-from provkit.conformance._guard import bounded, is_call_timeout
+from provkit.conformance._guard import is_call_timeout
 from provkit.conformance._known_failures import UNEXPECTED_PASS_PREFIX, KnownFailures
 from provkit.conformance._layout import in_suite
 from provkit.conformance._markers import BENCHMARK, CATEGORIES, category_of
-from provkit.conformance._settings import BASE_OP_TIMEOUT, SETTINGS_KEY, SuiteSettings
-from provkit.conformance._shape import shape_problem
+from provkit.conformance._probe import probe
+from provkit.conformance._publish import provider_verdict, publish, run_verdict
+from provkit.conformance._settings import (
+    BASE_OP_TIMEOUT,
+    SETTINGS_KEY,
+    TARGET_PARAM,
+    TARGETS_KEY,
+    SuiteSettings,
+)
 from provkit.conformance._summary import (
     FAILED,
     KNOWN,
@@ -39,13 +45,9 @@ from provkit.conformance._summary import (
     Outcomes,
     RunInfo,
     render,
+    render_matrix,
 )
-from provkit.contract import (
-    CONTRACT_VERSION,
-    Capability,
-    ProviderFactory,
-)
-from provkit.contract._provider import disposal
+from provkit.contract import CONTRACT_VERSION, Capability
 
 DESCRIPTION_SECTION = "provkit: what this test checks"
 CALLS_SECTION = "provkit: provider calls of this test"
@@ -53,48 +55,95 @@ CALLS_SECTION = "provkit: provider calls of this test"
 _SELECTS_BENCHMARKS = re.compile(rf"\b{BENCHMARK}\b")
 
 
+@dataclass(slots=True)
+class _Target:
+    """One provider of the run: its settings once checked, and its tests' outcomes."""
+
+    spec: str
+    settings: SuiteSettings | None = None
+    checked: bool = False
+    """Whether the up-front check ran (it does not with ``--collect-only``)."""
+    outcomes: Outcomes = field(default_factory=Outcomes)
+
+
 class ConformanceRun:
-    """Per-run plugin object: factory and capability check up front, capability gating,
-    known failures, benchmark opt-in, summary at the end."""
+    """Per-run plugin object: factory and shape checks up front, one parametrisation per
+    provider when there are several, run order, capability gating, known failures,
+    benchmark opt-in, failure details, and the summary at the end."""
 
     def __init__(
-        self, spec: str, timescale: float, known_failures: KnownFailures | None = None
+        self,
+        specs: Sequence[str],
+        timescale: float,
+        known_failures: KnownFailures | None = None,
+        report: Path | None = None,
     ) -> None:
-        self._spec = spec
+        self._targets = {spec: _Target(spec) for spec in specs}
+        self._report = report
         self._timescale = timescale
         self._known_failures = known_failures
-        self._provider_name = ""
-        self._capabilities: frozenset[Capability] | None = None
-        self._outcomes = Outcomes()
         self._categories: dict[str, str] = {}
+        self._providers: dict[str, str] = {}
+        """nodeid -> spec of the provider the test runs against."""
         self._foundations: dict[str, str] = {}
         """nodeid -> operation, for the foundation tests of the run."""
-        self._hung: dict[str, tuple[str, str]] = {}
-        """category -> (test, message) of the first call in it that outlived its deadline."""
+        self._hung: dict[tuple[str, str], tuple[str, str]] = {}
+        """(spec, category) -> (test, message) of the first call there outliving its deadline."""
+
+    @property
+    def _several(self) -> bool:
+        return len(self._targets) > 1
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        """Load the factory and make (and dispose of) one provider, or end the run in one line.
+        """Load each factory and make (and dispose of) one provider, or end the run in one line.
 
         That line also ends a run whose provider lacks contract members, declares a
         capability without having all of its methods, or is no provider at all.
         """
         config = session.config
         op_timeout = BASE_OP_TIMEOUT * self._timescale
-        try:
-            factory = load_factory(self._spec, config.invocation_params.dir)
-            if not config.option.collectonly:
-                probe = asyncio.run(_probe(factory, self._spec, op_timeout))
-                self._provider_name, self._capabilities = probe
-        except ProviderSpecError as exc:
-            raise pytest.UsageError(f"provkit: {exc}") from None
-        config.stash[SETTINGS_KEY] = SuiteSettings(
-            factory=factory,
-            provider_spec=self._spec,
-            timescale=self._timescale,
-            op_timeout=op_timeout,
-            provider_name=self._provider_name,
+        for target in self._targets.values():
+            try:
+                factory = load_factory(target.spec, config.invocation_params.dir)
+                found = None
+                if not config.option.collectonly:
+                    found = asyncio.run(probe(factory, target.spec, op_timeout))
+            except ProviderSpecError as exc:
+                raise pytest.UsageError(f"provkit: {exc}") from None
+            target.checked = found is not None
+            target.settings = SuiteSettings(
+                factory=factory,
+                provider_spec=target.spec,
+                timescale=self._timescale,
+                op_timeout=op_timeout,
+                provider_name="" if found is None else found.name,
+                capabilities=frozenset() if found is None else found.capabilities,
+            )
+        settings = {spec: t.settings for spec, t in self._targets.items() if t.settings}
+        config.stash[TARGETS_KEY] = settings
+        config.stash[SETTINGS_KEY] = next(iter(settings.values()))
+
+    def pytest_report_header(self, config: pytest.Config) -> list[str]:
+        """One line per provider: spec, name, capabilities; and the suite's versions."""
+        lines = []
+        for target in self._targets.values():
+            settings = target.settings
+            if settings is None or not target.checked:
+                continue
+            named = f" ({settings.provider_name})" if settings.provider_name != target.spec else ""
+            declared = ", ".join(sorted(c.name for c in settings.capabilities)) or "none"
+            lines.append(f"provkit provider: {target.spec}{named}; capabilities: {declared}")
+        lines.append(
+            f"provkit conformance suite {SUITE_VERSION}, contract v{CONTRACT_VERSION}"
         )
+        return lines
+
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        """With several providers, run every test once per provider; its id names it."""
+        if self._several and TARGET_PARAM in metafunc.fixturenames:
+            specs = list(self._targets)
+            metafunc.parametrize(TARGET_PARAM, specs, ids=specs, indirect=True)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_collect_file(
@@ -113,11 +162,13 @@ class ConformanceRun:
         expect known failures, and leave out the provider benchmarks unless the ``-m``
         expression names them."""
         put_in_run_order(items, _category)
-        if self._capabilities is not None:
-            for item in items:
-                reason = skip_reason(item, self._capabilities)
-                if reason is not None:
-                    item.add_marker(pytest.mark.skip(reason=reason))
+        for item in items:
+            target = self._targets[self._spec_of(item)]
+            if target.settings is None or not target.checked:
+                continue
+            reason = skip_reason(item, target.settings.capabilities)
+            if reason is not None:
+                item.add_marker(pytest.mark.skip(reason=reason))
         if self._known_failures is not None:
             self._known_failures.mark(items)
         if _SELECTS_BENCHMARKS.search(config.option.markexpr or ""):
@@ -128,20 +179,22 @@ class ConformanceRun:
             items[:] = [item for item in items if not item.get_closest_marker(BENCHMARK)]
 
     def pytest_deselected(self, items: Sequence[pytest.Item]) -> None:
-        self._outcomes.deselected_core += sum(
-            1
-            for item in items
-            if not item.get_closest_marker(BENCHMARK) and _category(item) in CATEGORIES
-        )
+        for item in items:
+            if not item.get_closest_marker(BENCHMARK) and _category(item) in CATEGORIES:
+                self._targets[self._spec_of(item)].outcomes.deselected_core += 1
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         for item in session.items:
             category = _category(item)
+            spec = self._spec_of(item)
             self._categories[item.nodeid] = category
+            self._providers[item.nodeid] = spec
             operation = foundation_of(item)
             if operation is not None:
                 self._foundations[item.nodeid] = operation
-            self._outcomes.selected[category] = self._outcomes.selected.get(category, 0) + 1
+            selected = self._targets[spec].outcomes.selected
+            selected[category] = selected.get(category, 0) + 1
+            item.user_properties += [("provider", spec), ("category", category)]
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
@@ -159,8 +212,8 @@ class ConformanceRun:
         if description:
             report.sections.append((DESCRIPTION_SECTION, description))
         if call.excinfo is not None and is_call_timeout(call.excinfo.value):
-            category = self._categories.get(item.nodeid) or _category(item)
-            self._hung.setdefault(category, (item.name, str(call.excinfo.value)))
+            key = (self._spec_of(item), self._categories.get(item.nodeid) or _category(item))
+            self._hung.setdefault(key, (item.name, str(call.excinfo.value)))
         return report
 
     @pytest.hookimpl(tryfirst=True)
@@ -173,7 +226,7 @@ class ConformanceRun:
         if problem is not None:
             pytest.fail(problem, pytrace=False)
         category = self._categories.get(item.nodeid) or _category(item)
-        hung = self._hung.get(category)
+        hung = self._hung.get((self._spec_of(item), category))
         if hung is not None:
             test, message = hung
             pytest.skip(f"an earlier {category} test hung ({test}): {message}")
@@ -182,15 +235,19 @@ class ConformanceRun:
         # Keywords also hold parametrize ids; they are the fallback for reports of items
         # this process did not collect (pytest-xdist workers).
         category = self._categories.get(report.nodeid) or category_of(report.keywords)
+        spec = self._providers.get(report.nodeid) or next(
+            (s for s in self._targets if s in report.keywords), next(iter(self._targets))
+        )
+        outcomes = self._targets[spec].outcomes
         if report.failed:
             longrepr = report.longrepr
             if isinstance(longrepr, str) and longrepr.startswith(UNEXPECTED_PASS_PREFIX):
-                self._outcomes.record(report.nodeid, category, UNEXPECTED_PASS)
-                self._outcomes.unexpected.append(report.nodeid)
+                outcomes.record(report.nodeid, category, UNEXPECTED_PASS)
+                outcomes.unexpected.append(report.nodeid)
             else:
-                self._outcomes.record(report.nodeid, category, FAILED)
+                outcomes.record(report.nodeid, category, FAILED)
             description = dict(report.sections).get(DESCRIPTION_SECTION, "")
-            self._outcomes.failures.setdefault(
+            outcomes.failures.setdefault(
                 report.nodeid,
                 Failure(
                     category,
@@ -207,88 +264,57 @@ class ConformanceRun:
                 outcome = NO_CAPABILITY
             else:
                 outcome = SKIPPED
-            self._outcomes.record(report.nodeid, category, outcome)
+            outcomes.record(report.nodeid, category, outcome)
         elif report.when == "call":
-            self._outcomes.record(report.nodeid, category, PASSED)
+            outcomes.record(report.nodeid, category, PASSED)
 
     def pytest_terminal_summary(
         self, terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
     ) -> None:
         if config.option.collectonly:
             return
-        info = RunInfo(
-            provider_spec=self._spec,
-            provider_name=self._provider_name,
-            suite_version=SUITE_VERSION,
-            contract_version=CONTRACT_VERSION,
-            interrupted=exitstatus == pytest.ExitCode.INTERRUPTED,
-            known_failures_file=None
-            if self._known_failures is None
-            else str(self._known_failures.path),
-            unmatched_known_failures=()
-            if self._known_failures is None
-            else tuple(self._known_failures.unmatched),
+        runs = [(self._info(t, exitstatus), t.outcomes) for t in self._targets.values()]
+        if self._several:
+            lines, verdict, passed = render_matrix(runs)
+        else:
+            lines, verdict, passed = render(*runs[0])
+        published = run_verdict(
+            [
+                provider_verdict(info, outcomes, self._capabilities(info.provider_spec))
+                for info, outcomes in runs
+            ],
+            SUITE_VERSION,
+            CONTRACT_VERSION,
         )
-        lines, verdict, passed = render(info, self._outcomes)
+        notes = publish(published, self._report)
         terminalreporter.write_sep("=", "provkit conformance summary")
-        for line in lines:
+        for line in [*lines, *notes]:
             terminalreporter.write_line(line)
         terminalreporter.write_line(verdict, green=passed, red=not passed, bold=True)
 
+    def _capabilities(self, spec: str) -> frozenset[Capability]:
+        settings = self._targets[spec].settings
+        return frozenset() if settings is None else settings.capabilities
 
-async def _probe(
-    factory: ProviderFactory, spec: str, limit: float
-) -> tuple[str, frozenset[Capability]]:
-    """Create, shape-check and dispose of one provider: its name and declared capabilities.
-
-    ``ProviderSpecError`` (one line) if the factory fails, hangs or makes something that is
-    not a complete provider: missing contract members, or declared capabilities' methods.
-    """
-    step = "create_provider()"
-    try:
-        call = factory.create_provider()
-        if not inspect.isawaitable(call):
-            raise ProviderSpecError(
-                f"create_provider() of --provider={spec} returned {type(call).__name__} "
-                "instead of an awaitable: define it with async def"
-            )
-        made = await bounded("factory call create_provider()", call, limit)
-        problem = shape_problem(spec, made)
-        if problem is not None:
-            await _dispose_quietly(factory, made, limit)
-            raise ProviderSpecError(problem)
-        name = str(getattr(made, "name", type(made).__name__))
-        declared = frozenset(
-            c for c in getattr(made, "capabilities", ()) if isinstance(c, Capability)
+    def _info(self, target: _Target, exitstatus: int | pytest.ExitCode) -> RunInfo:
+        known = self._known_failures
+        return RunInfo(
+            provider_spec=target.spec,
+            provider_name="" if target.settings is None else target.settings.provider_name,
+            suite_version=SUITE_VERSION,
+            contract_version=CONTRACT_VERSION,
+            interrupted=exitstatus == pytest.ExitCode.INTERRUPTED,
+            known_failures_file=None if known is None else str(known.path),
+            unmatched_known_failures=() if known is None else tuple(known.unmatched),
         )
-        step, disposing = disposal(factory, made)
-        await bounded(step, disposing, limit)
-    except ProviderSpecError:
-        raise
-    except pytest.fail.Exception:
-        raise ProviderSpecError(
-            f"{step} of --provider={spec} did not return within {limit:g} s "
-            "(raise --provkit-timescale for slow databases)"
-        ) from None
-    except Exception as exc:
-        raise ProviderSpecError(f"{step} of --provider={spec} raised {describe(exc)}") from None
-    return name, declared
 
-
-async def _dispose_quietly(factory: ProviderFactory, made: Any, limit: float) -> None:
-    """Dispose of a malformed provider if that is possible at all; its shape is the news.
-
-    The factory's own ``dispose_provider`` is called when it has one; otherwise ``close()``
-    only if the object has a callable one. Whatever that raises or however long it hangs
-    is left unreported.
-    """
-    if getattr(factory, "dispose_provider", None) is None and not callable(
-        getattr(made, "close", None)
-    ):
-        return
-    with contextlib.suppress(Exception, pytest.fail.Exception):
-        label, disposing = disposal(factory, made)
-        await bounded(label, disposing, limit)
+    def _spec_of(self, item: pytest.Item) -> str:
+        """The spec of the provider ``item`` runs against."""
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and TARGET_PARAM in callspec.params:
+            spec: str = callspec.params[TARGET_PARAM]
+            return spec
+        return next(iter(self._targets))
 
 
 FIRST_LINE_CHARS = 200

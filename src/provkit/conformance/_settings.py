@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from provkit.contract import ProviderFactory
+from provkit.contract import Capability, ProviderFactory
 
 BASE_OP_TIMEOUT = 10.0
 """Seconds a single provider call may take at ``--provkit-timescale=1``."""
@@ -18,7 +18,8 @@ class SuiteSettings:
 
     ``timescale`` multiplies every lock timeout and wait of the suite; ``op_timeout`` is the
     longest a single provider call may take before its test fails (already scaled).
-    ``provider_name`` is the ``name`` of a provider the factory made when the run started.
+    ``provider_name`` and ``capabilities`` are those of a provider the factory made when the
+    run started.
     """
 
     factory: ProviderFactory
@@ -26,9 +27,17 @@ class SuiteSettings:
     timescale: float = 1.0
     op_timeout: float = BASE_OP_TIMEOUT
     provider_name: str = ""
+    capabilities: frozenset[Capability] = frozenset()
 
 
 SETTINGS_KEY = pytest.StashKey[SuiteSettings]()
+"""The settings of the run's first (usually only) provider."""
+
+TARGETS_KEY = pytest.StashKey[dict[str, SuiteSettings]]()
+"""Every provider of the run, by the spec given for it (``--provider`` given several times)."""
+
+TARGET_PARAM = "_provkit_target"
+"""The fixture (and test parameter, with several providers) naming a test's provider."""
 
 
 @dataclass(frozen=True, slots=True)

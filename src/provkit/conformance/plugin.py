@@ -1,12 +1,15 @@
 """The pytest11 plugin: ``--provider=SPEC`` runs the conformance suite against a provider.
 
-Without ``--provider`` it only registers options and markers and keeps pytest out of the suite
-directory: no fixtures, no summary, so installing provkit never disturbs other tests.
+The provider may also come from ``$PROVKIT_PROVIDER`` or the ``provkit_provider`` ini
+option; ``--provider`` given several times runs the suite against each. Without a provider
+the plugin only registers options and markers and keeps pytest out of the suite directory:
+no fixtures, no summary, so installing provkit never disturbs other tests.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from pathlib import Path
 
@@ -18,6 +21,7 @@ from provkit.conformance._benchmark_info import BenchmarkProvider, check_histogr
 from provkit.conformance._known_failures import KnownFailures, KnownFailuresError
 from provkit.conformance._layout import SUITE_DIR, SUITE_PACKAGE, in_suite
 from provkit.conformance._markers import MARKERS
+from provkit.conformance._publish import STEP_SUMMARY_ENV
 from provkit.conformance._session import ConformanceRun
 from provkit.conformance._settings import (
     CONCURRENCY_KEY,
@@ -26,15 +30,21 @@ from provkit.conformance._settings import (
     ModelBudget,
 )
 
+ENV_VAR = "PROVKIT_PROVIDER"
+INI_NAME = "provkit_provider"
+SPECS_KEY = pytest.StashKey[list[str]]()
+
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("provkit", "provkit provider conformance")
     group.addoption(
         "--provider",
+        action="append",
         default=None,
         metavar="SPEC",
         help="run the conformance suite against module:Factory "
-        f"(or a shortcut: {', '.join(SHORTCUTS)})",
+        f"(or a shortcut: {', '.join(SHORTCUTS)}); given several times, against each "
+        f"(default: ${ENV_VAR}, else the {INI_NAME} ini option)",
     )
     group.addoption(
         "--provkit-timescale",
@@ -90,13 +100,31 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+    group.addoption(
+        "--provkit-report",
+        default=None,
+        metavar="PATH",
+        help="write the run's verdict as JSON to PATH (provider, capabilities, versions, "
+        "counts per category, each failure); under GitHub Actions a markdown job summary "
+        f"is also appended to ${STEP_SUMMARY_ENV}",
+    )
+    parser.addini(
+        INI_NAME,
+        type="args",
+        default=[],
+        help="provider spec(s) to run the conformance suite against when --provider and "
+        f"${ENV_VAR} are not given",
+    )
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     for name, text in MARKERS.items():
         config.addinivalue_line("markers", f"{name}: {text}")
     check_histogram_option(config)
-    spec: str | None = config.getoption("provider")
-    if spec is None:
+    specs = provider_specs(config)
+    config.stash[SPECS_KEY] = specs
+    if not specs:
         _refuse_suite_without_provider(config)
         return
     timescale: float = config.getoption("provkit_timescale")
@@ -127,9 +155,40 @@ def pytest_configure(config: pytest.Config) -> None:
             category=pytest.PytestDeprecationWarning,
         )
     config.pluginmanager.register(_fixtures, "provkit-fixtures")
-    config.pluginmanager.register(ConformanceRun(spec, timescale, known_failures), "provkit-run")
+    config.pluginmanager.register(
+        ConformanceRun(specs, timescale, known_failures, _report_path(config)), "provkit-run"
+    )
     if config.pluginmanager.has_plugin("benchmark"):
-        config.pluginmanager.register(BenchmarkProvider(spec), "provkit-benchmark-info")
+        config.pluginmanager.register(BenchmarkProvider(", ".join(specs)), "provkit-benchmark-info")
+
+
+def _report_path(config: pytest.Config) -> Path | None:
+    """``--provkit-report``'s path, checked before any test runs."""
+    given: str | None = config.getoption("provkit_report")
+    if given is None:
+        return None
+    path = config.invocation_params.dir / given
+    if path.is_dir():
+        raise pytest.UsageError(f"provkit: --provkit-report={given} is a directory, not a file")
+    if not path.parent.is_dir():
+        raise pytest.UsageError(
+            f"provkit: --provkit-report={given}: directory {str(path.parent)!r} does not exist"
+        )
+    return path
+
+
+def provider_specs(config: pytest.Config) -> list[str]:
+    """The specs to run the suite against: every ``--provider``, else ``$PROVKIT_PROVIDER``,
+    else the ``provkit_provider`` ini option (both may list several, separated by spaces).
+
+    A spec given twice is a usage error: its tests would carry the same ids.
+    """
+    given: list[str] | None = config.getoption("provider")
+    specs = given or os.environ.get(ENV_VAR, "").split() or list(config.getini(INI_NAME))
+    for spec in specs:
+        if specs.count(spec) > 1:
+            raise pytest.UsageError(f"provkit: --provider={spec} is given twice")
+    return specs
 
 
 def _budgets(config: pytest.Config) -> tuple[ModelBudget, ConcurrencyBudget]:
@@ -159,8 +218,8 @@ def _budgets(config: pytest.Config) -> tuple[ModelBudget, ConcurrencyBudget]:
 
 
 def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
-    """Without ``--provider``, never wander into the suite (e.g. ``pytest src/``)."""
-    if config.getoption("provider") is None and in_suite(collection_path):
+    """Without a provider, never wander into the suite (e.g. ``pytest src/``)."""
+    if not config.stash.get(SPECS_KEY, []) and in_suite(collection_path):
         return True
     return None
 
