@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from provkit.cli import main
 from provkit.reporting._badge import COLOURS, badge_file_name, badge_message, badge_svg
 from provkit.reporting._verdict import (
     FAIL,
@@ -20,7 +21,7 @@ from provkit.reporting._verdict import (
     ProviderVerdict,
     VerdictFileError,
 )
-from provkit.reporting._verdict_cli import run_badge, run_matrix
+from provkit.reporting._verdict_cli import run_matrix
 from provkit.reporting._verdict_markdown import compatibility_matrix, step_summary
 
 
@@ -181,7 +182,7 @@ def test_matrix_of_two_verdict_files(tmp_path: Path, capsys: pytest.CaptureFixtu
     run(passing()).write(files[0])
     run(failing()).write(files[1])
 
-    status = run_matrix(argparse.Namespace(files=[str(f) for f in files], output=None))
+    status = main(["matrix", *map(str, files)])
 
     out = capsys.readouterr().out
     assert status == 0
@@ -230,7 +231,7 @@ def test_badges_are_svg_named_after_each_provider(
     verdict = tmp_path / "v.json"
     run(passing(), failing()).write(verdict)
 
-    status = run_badge(argparse.Namespace(files=[str(verdict)], directory=str(tmp_path)))
+    status = main(["badge", str(verdict), "--directory", str(tmp_path)])
 
     assert status == 0
     passed = ET.parse(tmp_path / "sqlite-file.svg").getroot()

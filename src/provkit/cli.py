@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from provkit.mutants import _cli as mutants_cli
+from provkit.reporting import _verdict_cli as verdict_cli
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +26,10 @@ class Command:
 
 COMMANDS: list[Command] = [
     Command("mutants", mutants_cli.HELP, mutants_cli.configure, mutants_cli.run),
+    Command(
+        "matrix", verdict_cli.MATRIX_HELP, verdict_cli.configure_matrix, verdict_cli.run_matrix
+    ),
+    Command("badge", verdict_cli.BADGE_HELP, verdict_cli.configure_badge, verdict_cli.run_badge),
 ]
 
 

@@ -8,6 +8,7 @@ are summarised (messages by instance and ids, events by kind and id, long text c
 from __future__ import annotations
 
 import dataclasses
+import enum
 import reprlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -89,6 +90,8 @@ def summarise(value: Any) -> str:
             f"WorkLease({summarise(value.item)}, attempt_count={value.attempt_count}, "
             f"lock_token={_TEXT.repr(value.lock_token)})"
         )
+    if isinstance(value, enum.Enum):
+        return f"{type(value).__name__}.{value.name}"
     if isinstance(value, Event):
         return f"{type(value).__name__}#{value.event_id}"
     if isinstance(value, list | tuple):
@@ -104,8 +107,8 @@ def _message(value: Any) -> str:
     """``ActivityExecute('inst-1', id=2, execution_id=1)``: a message by its identity."""
     fields = {f.name: getattr(value, f.name) for f in dataclasses.fields(value)}
     head = [repr(fields.pop("instance"))] if "instance" in fields else []
-    keys = [k for k in ("id", "execution_id", "name", "fire_at_ms") if k in fields]
-    shown = head + [f"{k}={_TEXT.repr(fields[k])}" for k in keys]
+    keys = [k for k in ("id", "execution_id", "activity_id", "name", "fire_at_ms") if k in fields]
+    shown = head + [f"{k}={summarise(fields[k])}" for k in keys]
     if not keys and not head:
-        shown = [f"{k}={_TEXT.repr(v)}" for k, v in list(fields.items())[:4]]
+        shown = [f"{k}={summarise(v)}" for k, v in fields.items() if v not in (None, (), [])]
     return f"{type(value).__name__}({', '.join(shown)})"

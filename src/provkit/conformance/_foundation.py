@@ -67,18 +67,20 @@ def marker_problem(item: pytest.Item) -> str | None:
 
 
 def put_in_run_order(items: list[pytest.Item], category: Callable[[pytest.Item], str]) -> None:
-    """Sort ``items`` in place: foundation tests by operation, then the rest by category.
+    """Sort ``items`` in place: foundation tests by operation (then category), then the rest
+    by category.
 
     The sort is stable, so tests keep their collected order (module order, parameters
     together) within one operation or category.
     """
     last = len(CATEGORY_ORDER)
 
-    def key(item: pytest.Item) -> tuple[int, int]:
+    def key(item: pytest.Item) -> tuple[int, int, int]:
         operation = foundation_of(item)
-        if operation is not None:
-            return 0, IMPLEMENTATION_ORDER.index(operation)
         c = category(item)
-        return 1, CATEGORY_ORDER.index(c) if c in CATEGORY_ORDER else last
+        rank = CATEGORY_ORDER.index(c) if c in CATEGORY_ORDER else last
+        if operation is not None:
+            return 0, IMPLEMENTATION_ORDER.index(operation), rank
+        return 1, rank, 0
 
     items.sort(key=key)

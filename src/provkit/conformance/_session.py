@@ -317,6 +317,9 @@ class ConformanceRun:
         return next(iter(self._targets))
 
 
+_QUALIFIED_ERROR = re.compile(r"^(?:[A-Za-z_]\w*\.)+([A-Za-z_]\w*: )")
+"""``provkit.contract._errors.LockLostError: ...`` -> ``LockLostError: ...``."""
+
 FIRST_LINE_CHARS = 200
 """A failure's first line is cut to this length in summaries and verdict files."""
 
@@ -327,7 +330,7 @@ def first_line(report: pytest.TestReport) -> str:
     text = crash.message if crash is not None else str(report.longrepr)
     for line in text.splitlines():
         if line.strip():
-            line = line.strip().removeprefix("AssertionError: ")
+            line = _QUALIFIED_ERROR.sub(r"\1", line.strip()).removeprefix("AssertionError: ")
             if len(line) > FIRST_LINE_CHARS:
                 line = line[: FIRST_LINE_CHARS - 1] + "…"
             return line
