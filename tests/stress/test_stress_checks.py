@@ -266,10 +266,18 @@ def test_a_broken_provider_run_stays_readable_and_names_top_causes(
     assert "runtime log (warning)" in causes
 
 
-def test_sigterm_keeps_finished_rows_and_removes_temporary_databases(tmp_path: Path) -> None:
-    """Stopped during its second row, a run writes the first (marked partial), cleans up
-    and exits 128 + 15."""
-    signum, status = signal.SIGTERM, 143
+@pytest.mark.parametrize(
+    ("signum", "status"),
+    [
+        pytest.param(signal.SIGTERM, 143, id="TERM"),
+        pytest.param(signal.SIGINT, 130, id="INT", marks=pytest.mark.exhaustive),  # same path
+    ],
+)
+def test_a_signal_keeps_finished_rows_and_removes_temporary_databases(
+    tmp_path: Path, signum: signal.Signals, status: int
+) -> None:
+    """Stopped by SIGTERM or SIGINT during its second row, a run writes the first (marked
+    partial), cleans up and exits 128 + the signal's number."""
     temp = tmp_path / "tmp"
     temp.mkdir()
     config = _tiny(tmp_path, "concurrency = [[1, 1], [2, 2]]\n")
@@ -277,25 +285,35 @@ def test_sigterm_keeps_finished_rows_and_removes_temporary_databases(tmp_path: P
         sys.executable, "-m", "provkit.stress.cli", "--config", config, "--duration", "0.5",
         "--provider", "sqlite-file", "--json", str(tmp_path / "out.json"),
     ]  # fmt: skip
-    process = subprocess.Popen(
+    lines: queue.Queue[str] = queue.Queue()
+    out: list[str] = []
+    with subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "TMPDIR": str(temp)},
-    )  # fmt: skip
-    lines: queue.Queue[str] = queue.Queue()
-    assert process.stderr is not None
-    threading.Thread(
-        target=lambda: [lines.put(line) for line in process.stderr], daemon=True
-    ).start()
-    try:
-        while "fanout 2/2]" not in lines.get(timeout=20):
-            pass
-        process.send_signal(signum)
-        out, _ = process.communicate(timeout=30)
-    finally:
-        process.kill()
+    ) as process:  # fmt: skip
+        stdout, stderr = process.stdout, process.stderr
+        assert stdout is not None
+        assert stderr is not None
+        # One reader per pipe, each to its end: communicate() would race the stderr reader.
+        readers = [
+            threading.Thread(target=lambda: [lines.put(line) for line in stderr]),
+            threading.Thread(target=lambda: out.append(stdout.read())),
+        ]
+        for reader in readers:
+            reader.start()
+        try:
+            while "fanout 2/2]" not in lines.get(timeout=20):
+                pass
+            process.send_signal(signum)
+            process.wait(timeout=30)
+        finally:
+            process.kill()
+            for reader in readers:
+                reader.join(timeout=10)
     assert process.returncode == status
-    assert f"**Verdict: PARTIAL** (partial: interrupted by {signum.name} after 1 of 2 rows)" in out
-    assert "| sqlite-file | fanout     | 1/1      |" in out
+    (text,) = out
+    assert f"**Verdict: PARTIAL** (partial: interrupted by {signum.name} after 1 of 2 rows)" in text
+    assert "| sqlite-file | fanout     | 1/1      |" in text
     document = json.loads((tmp_path / "out.json").read_text())
     assert (document["partial"], len(document["results"])) == (True, 1)
     assert document["interrupted_by"] == f"interrupted by {signum.name} after 1 of 2 rows"
