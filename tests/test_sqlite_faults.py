@@ -14,20 +14,28 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import subprocess
 import sys
 import textwrap
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from provkit.contract import ProviderError, TransientError
+from provkit.contract import ErrorCategory, ProviderError, ProviderWrapper, TransientError
 from provkit.contract import events as ev
 from provkit.contract.messages import StartOrchestration
 from provkit.reference_providers import FileSqliteFactory, SqliteProvider
 from provkit.reference_providers._sqlite_conn import DEFAULT_BUSY_TIMEOUT
-from provkit.runtime import Client, OrchestrationStatus
+from provkit.runtime import (
+    Client,
+    OrchestrationContext,
+    OrchestrationStatus,
+    Runtime,
+    RuntimeOptions,
+)
 from provkit.stress.cli import main as stress_main
 
 EXAMPLES = Path(__file__).parent / "examples"
@@ -42,7 +50,10 @@ UNCLOSED = textwrap.dedent(
         return await ctx.schedule_activity("double", x)
 
     async def main():
-        provider = await SqliteProvider.open_file(sys.argv[1])
+        if sys.argv[1] == ":memory:":
+            provider = await SqliteProvider.open_memory()
+        else:
+            provider = await SqliteProvider.open_file(sys.argv[1])
         runtime = Runtime(provider, orchestrations={"twice": twice},
                           activities={"double": lambda x: 2 * x})
         await runtime.start()
@@ -68,13 +79,15 @@ HOLDER = textwrap.dedent(
 )
 
 
+@pytest.mark.parametrize("kind", ["file", "memory"])
 def test_program_that_raises_without_closing_provider_or_runtime_exits_within_2_s(
-    tmp_path: Path,
+    tmp_path: Path, kind: str
 ) -> None:
-    """An uncaught exception with a file provider and a runtime still open: exit in < 2 s."""
+    """An uncaught exception with a SQLite provider and a runtime still open: exit in < 2 s
+    with the exception's status and message; a file keeps what was committed."""
     path = tmp_path / "unclosed.db"
     child = subprocess.Popen(
-        [sys.executable, "-c", UNCLOSED, str(path)],
+        [sys.executable, "-c", UNCLOSED, str(path) if kind == "file" else ":memory:"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -94,6 +107,8 @@ def test_program_that_raises_without_closing_provider_or_runtime_exits_within_2_
         "RuntimeError: the program forgot to close its provider and runtime"
     )
     assert exited < 2.0, f"the process took {exited:.1f} s to exit"
+    if kind == "memory":
+        return
 
     async def reopened() -> list[ev.Event]:
         async with await SqliteProvider.open_file(path) as provider:
@@ -251,3 +266,137 @@ def test_missing_directory_is_one_line_in_pytest_and_stress_run(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1, err
     assert cause + "does not exist" in err[0]
+
+
+async def _one_step(ctx: OrchestrationContext, n: int) -> object:
+    return await ctx.schedule_activity("double", n)
+
+
+async def _waits(ctx: OrchestrationContext, _: object) -> object:
+    return await ctx.wait_for_event("go")
+
+
+class _Deliveries(ProviderWrapper):
+    """Counts the turns and leases handed out per instance; can hold back every work item."""
+
+    def __init__(self, inner: SqliteProvider, *, work: bool = True) -> None:
+        super().__init__(inner)
+        self.turns: Counter[str] = Counter()
+        self.leases: Counter[str] = Counter()
+        self._work = work
+
+    async def forward(self, operation: str, *args: object, **kwargs: object) -> object:
+        if operation == "fetch_work_item" and not self._work:
+            return None
+        result = await super().forward(operation, *args, **kwargs)
+        if operation == "fetch_orchestration_item" and result is not None:
+            self.turns[result.instance] += 1
+        elif operation == "fetch_work_item" and result is not None:
+            self.leases[result.item.instance] += 1
+        return result
+
+
+async def _history_until(provider: SqliteProvider, instance: str, length: int) -> None:
+    deadline = time.monotonic() + 10
+    while len(await provider.read(instance)) != length:
+        assert time.monotonic() < deadline, f"{instance} never reached {length} events"
+        await asyncio.sleep(0.005)
+
+
+_DAMAGE = {
+    # table, row selector, what another program wrote over the stored JSON
+    "bad-start": ("orchestrator_queue", b"\xff\xfe not even UTF-8"),
+    "bad-event": ("orchestrator_queue", b'{"kind": "ExternalRaised", "instance": "bad-'),
+    "bad-work": ("worker_queue", b'{"kind": "NoSuchMessage", "instance": "bad-work"}'),
+    "bad-history": ("history", b"[1, 2, 3]"),
+}
+
+
+@pytest.mark.asyncio
+async def test_rows_damaged_on_disk_fail_their_instances_within_max_attempts_others_complete(
+    tmp_path: Path,
+) -> None:
+    """Queue and history rows overwritten on disk (bad UTF-8, cut JSON, unknown kinds) fail
+    their instances as poison on delivery max_attempts; healthy ones complete; the client
+    shows each reason."""
+    path = tmp_path / "damaged.db"
+    options = RuntimeOptions(
+        orchestration_concurrency=2,
+        worker_concurrency=2,
+        poll_interval=0.05,
+        retry_backoff_initial=0.005,
+        retry_backoff_max=0.02,
+        max_attempts=3,
+    )
+    code = {"one_step": _one_step, "waits": _waits}
+    activities = {"double": lambda n: 2 * n}
+    async with await SqliteProvider.open_file(path) as provider:
+        client = Client(provider)
+        await client.start_orchestration("bad-work", "one_step", 1)
+        await client.start_orchestration("bad-event", "waits")
+        await client.start_orchestration("bad-history", "waits")
+        starved = _Deliveries(provider, work=False)
+        async with Runtime(starved, orchestrations=code, activities=activities, options=options):
+            for instance in ("bad-work", "bad-event", "bad-history"):
+                await _history_until(provider, instance, 2)
+        await client.raise_event("bad-event", "go", "never read")
+        await client.raise_event("bad-history", "go", "never read")
+        await client.start_orchestration("bad-start", "one_step", 3)
+        healthy = [f"healthy-{n}" for n in range(3)]
+        for n, instance in enumerate(healthy):
+            await client.start_orchestration(instance, "one_step", n)
+
+        raw = sqlite3.connect(path, isolation_level=None)
+        try:
+            changed = {}
+            for instance, (table, damage) in _DAMAGE.items():
+                query = f"UPDATE {table} SET data = ? WHERE instance = ?"
+                if table == "orchestrator_queue":
+                    # The event is the instance's last message; its start was consumed.
+                    query += " AND id = (SELECT max(id) FROM orchestrator_queue WHERE instance = ?)"
+                    changed[instance] = raw.execute(
+                        query, (damage, instance.encode(), instance.encode())
+                    ).rowcount
+                else:
+                    changed[instance] = raw.execute(query, (damage, instance.encode())).rowcount
+        finally:
+            raw.close()
+        assert changed == {"bad-start": 1, "bad-event": 1, "bad-work": 1, "bad-history": 2}
+
+        counted = _Deliveries(provider)
+        broken = list(_DAMAGE)
+        async with Runtime(counted, orchestrations=code, activities=activities, options=options):
+            states = {i: await client.wait_for_orchestration(i, 10) for i in healthy + broken}
+
+    assert [(states[i].status, states[i].output) for i in healthy] == [
+        (OrchestrationStatus.COMPLETED, 2 * n) for n in range(3)
+    ]
+    reasons = {}
+    for instance in broken:
+        error = states[instance].error
+        assert states[instance].status is OrchestrationStatus.FAILED, states[instance]
+        assert error is not None
+        assert error.category is ErrorCategory.POISON, error
+        reasons[instance] = error.message
+    assert reasons["bad-start"].startswith(
+        "messages of 'bad-start' were delivered 3 times (max_attempts=3); a message is unreadable: "
+        "1 of 1 queued messages of 'bad-start' cannot be decoded: cannot decode message ('utf-8'"
+    )
+    assert reasons["bad-event"].startswith(
+        "messages of 'bad-event' were delivered 3 times (max_attempts=3); a message is unreadable: "
+        "1 of 1 queued messages of 'bad-event' cannot be decoded: cannot decode message "
+        "(Unterminated string"
+    )
+    # An unreadable history falls under the general rule: poison once delivered more than
+    # max_attempts times (undecodable messages and items fail on the max_attempts-th).
+    assert reasons["bad-history"].startswith(
+        "messages of 'bad-history' were delivered 4 times (max_attempts=3); its history is "
+        "unreadable: execution 1 of 'bad-history': cannot decode event"
+    )
+    assert reasons["bad-work"].startswith(
+        "activity 'double' (event 2) failed: the work item was delivered 3 times "
+        "(max_attempts=3) and is unreadable: worker item 2 of 'bad-work': cannot decode message"
+    )
+    deliveries = {i: counted.turns[i] for i in ("bad-start", "bad-event", "bad-history")}
+    assert deliveries == {"bad-start": 3, "bad-event": 3, "bad-history": 4}
+    assert counted.leases["bad-work"] == 3
