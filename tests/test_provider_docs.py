@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from provkit._provider_spec import SHORTCUTS
 from provkit.cli import build_parser
 from provkit.conformance._layout import SUITE_DIR
 from provkit.stress import PRESETS
@@ -66,6 +67,18 @@ def test_skeleton_provider_passes_the_shape_check_and_fails_at_the_first_step(
             "  fetch_orchestration_item: NotImplementedError: enqueue_for_orchestrator",
         ]
     )
+
+
+def test_the_guides_complete_example_is_run_by_ci_through_the_whole_suite() -> None:
+    """The provider the guide presents as its complete example is the one ``.ci/run`` runs
+    the whole suite against (requiring PASS), and is as short as the guide says."""
+    section = GUIDE.read_text().split("\n## 3. ")[1].split("\n## ")[0]
+    path, shortcut = re.findall(r"`(src/provkit/\S+\.py)` \(shortcut `([\w-]+)`\)", section)[0]
+    module = SHORTCUTS[shortcut].split(":")[0]
+    assert (ROOT / path) == ROOT / "src" / Path(*module.split(".")).with_suffix(".py")
+    assert f"suite .venv {shortcut}\n" in (ROOT / ".ci" / "run").read_text()
+    (limit,) = re.findall(r"under (\d+) lines", section)
+    assert len((ROOT / path).read_text().splitlines()) < int(limit)
 
 
 def load_workflow() -> dict[Any, Any]:

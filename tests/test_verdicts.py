@@ -250,6 +250,27 @@ def test_badges_are_svg_named_after_each_provider(
     ]
 
 
+def test_badge_directory_is_made_and_an_unusable_one_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A missing --directory is created; a file in its way is one line on stderr, exit 2."""
+    verdict = tmp_path / "v.json"
+    run(passing()).write(verdict)
+    (tmp_path / "file").write_text("")
+
+    assert main(["badge", str(verdict), "-d", str(tmp_path / "out" / "badges")]) == 0
+    assert ET.parse(tmp_path / "out" / "badges" / "sqlite-file.svg").getroot().tag == (
+        "{http://www.w3.org/2000/svg}svg"
+    )
+    capsys.readouterr()
+    assert main(["badge", str(verdict), "-d", str(tmp_path / "file" / "badges")]) == 2
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == (
+        "",
+        f"provkit badge: cannot write into '{tmp_path / 'file' / 'badges'}': Not a directory\n",
+    )
+
+
 def test_badge_of_a_partial_run_is_yellow_and_says_so() -> None:
     """A run of only some categories is not a conformance badge."""
     partial = ProviderVerdict(

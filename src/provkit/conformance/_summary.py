@@ -114,8 +114,8 @@ def render(info: RunInfo, outcomes: Outcomes) -> tuple[list[str], str, bool]:
             lines.append(_row(row, *map(str, counts.values())))
     lines.append(_row("total", *map(str, totals(outcomes).values())))
     lines.append(
-        "(skipped counts every skip; by capability: those skipped for what the provider "
-        "declares; known: listed known failures that failed)"
+        "(skipped counts every skip; by capability: those skipped because the provider "
+        "declares a capability or lacks one; known: listed known failures that failed)"
     )
     lines += _failure_lines(failures)
     lines += _known_failure_lines(info, outcomes)

@@ -36,7 +36,8 @@ def configure_badge(parser: argparse.ArgumentParser) -> None:
         "--directory",
         metavar="DIR",
         default=".",
-        help="write the badges into DIR, one <provider spec>.svg each (default: .)",
+        help="write the badges into DIR (made if missing), one <provider spec>.svg each "
+        "(default: .)",
     )
 
 
@@ -63,21 +64,24 @@ def run_badge(args: argparse.Namespace) -> int:
     if verdicts is None:
         return USAGE_ERROR
     directory = Path(args.directory)
-    if not directory.is_dir():
-        print(f"provkit badge: {args.directory!r} is not a directory", file=sys.stderr)
-        return USAGE_ERROR
     written: dict[Path, str] = {}
-    for verdict in verdicts:
-        for provider in verdict.providers:
-            path = directory / badge_file_name(provider.provider)
-            if path in written:
-                print(
-                    f"provkit badge: {provider.provider} appears in more than one verdict; "
-                    f"{path} shows the last",
-                    file=sys.stderr,
-                )
-            path.write_text(badge_svg(provider, verdict.suite_version), encoding="utf-8")
-            written[path] = provider.verdict
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for verdict in verdicts:
+            for provider in verdict.providers:
+                path = directory / badge_file_name(provider.provider)
+                if path in written:
+                    print(
+                        f"provkit badge: {provider.provider} appears in more than one verdict; "
+                        f"{path} shows the last",
+                        file=sys.stderr,
+                    )
+                path.write_text(badge_svg(provider, verdict.suite_version), encoding="utf-8")
+                written[path] = provider.verdict
+    except OSError as exc:
+        where = exc.filename if exc.filename is not None else args.directory
+        print(f"provkit badge: cannot write into {where!r}: {exc.strerror}", file=sys.stderr)
+        return USAGE_ERROR
     for path, line in written.items():
         print(f"{path}: {line}")
     return 0
