@@ -236,22 +236,25 @@ class EndToEnd:
             await self.crash(runtime)
 
 
-async def progressing(count: Callable[[], int], target: int, stall: float, what: str) -> None:
-    """Poll ``count()`` every 5 ms until it reaches ``target``; fail naming ``what`` when it
-    stays the same for ``stall`` s.
+async def progressing(
+    done: Callable[[], bool], progress: Callable[[], int], stall: float, what: str
+) -> None:
+    """Poll every 5 ms until ``done()``; fail naming ``what`` when ``progress()`` (a count of
+    steps taken) stays the same for ``stall`` s.
 
     For work whose total time depends on the machine (a burst of many instances): a slow
     provider passes as long as it moves, one that lost something stops moving and fails.
     """
-    last, since = count(), time.monotonic()
-    while last < target:
+    last, since = progress(), time.monotonic()
+    while not done():
         await asyncio.sleep(0.005)
-        now, current = time.monotonic(), count()
+        now, current = time.monotonic(), progress()
         if current != last:
             last, since = current, now
         elif now - since > stall:
             raise AssertionError(
-                f"{what}: stuck at {last} of {target} for {stall:g} s (nothing more arrived)"
+                f"timed out waiting for {what}: no progress for {stall:g} s "
+                f"(stuck after {last} steps)"
             )
 
 
