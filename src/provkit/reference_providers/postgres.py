@@ -119,7 +119,7 @@ class PostgresProvider:
         schema: str = "provkit",
         clock: Clock | None = None,
         pool_size: int = 10,
-        durable: bool = False,
+        durable: bool = True,
     ) -> PostgresProvider:
         """A provider on ``schema`` (created if missing) of the server ``dsn`` names.
 
@@ -127,9 +127,9 @@ class PostgresProvider:
         kept when the provider closes. A DSN that does not parse raises ``DsnError`` (a
         ``ValueError``); other failures a ``ProviderError`` whose one-line message names
         host, port and cause (``TransientError`` if the server is unreachable). The pool
-        opens at most ``pool_size`` connections; ``durable`` says whether each commit waits
-        for the server's WAL flush (see ``PoolSettings``: by default it does not, which
-        makes the same promise as the SQLite file provider).
+        opens at most ``pool_size`` connections. Every commit waits for the server's WAL
+        flush unless ``durable=False``, which is faster but lets a server crash lose the
+        last fraction of a second of commits (see ``PoolSettings``).
         """
         check_schema_name(schema)
         settings = PoolSettings(pool_size, durable)
@@ -155,7 +155,7 @@ class PostgresProvider:
         *,
         clock: Clock | None = None,
         pool_size: int = 10,
-        durable: bool = False,
+        durable: bool = True,
         sweep: bool = False,
     ) -> PostgresProvider:
         """A provider on a new scratch schema of its own, dropped when it closes.
@@ -809,7 +809,7 @@ class PostgresFactory:
         *,
         schema: str | None = None,
         pool_size: int = 10,
-        durable: bool = False,
+        durable: bool = True,
     ) -> None:
         self._target = Target.resolve(dsn)
         self._schema = schema if schema is not None else os.environ.get(SCHEMA_ENV) or None
