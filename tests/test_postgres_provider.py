@@ -43,7 +43,8 @@ from provkit.reference_providers.postgres import (
 from provkit.stress.cli import main as stress_main
 
 LOCK = 30.0
-DSN = Target.resolve(None).dsn
+SERVER = Target.resolve(None)
+DSN = SERVER.dsn
 
 
 def start(instance: str) -> msg.StartOrchestration:
@@ -103,18 +104,31 @@ async def shared() -> AsyncIterator[str]:
             f"{DSN_ENV}): connection refused (is the server running?)",
             id="unreachable-server",
         ),
+        pytest.param(
+            "postgresql://{user}@{host}:{server_port}/provkit_no_such_db",
+            "create_provider() of --provider=postgres raised ProviderError: connect: "
+            "PostgreSQL at {host}:{server_port} (database 'provkit_no_such_db', user "
+            f"'{{user}}', {DSN_ENV}): database 'provkit_no_such_db' does not exist "
+            "(createdb it?)",
+            id="missing-database",
+        ),
     ],
 )
 def test_bad_dsn_and_unreachable_server_end_a_suite_run_with_one_line(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, dsn: str, message: str
 ) -> None:
     """``pytest --provider=postgres``: one ``ERROR: provkit:`` line naming host, port, cause."""
-    port = closed_port()
-    monkeypatch.setenv(DSN_ENV, dsn.format(port=port))
+    names = {
+        "port": closed_port(),
+        "host": SERVER.host,
+        "server_port": SERVER.port,
+        "user": SERVER.user,
+    }
+    monkeypatch.setenv(DSN_ENV, dsn.format(**names))
     result = pytester.runpytest("--provider=postgres")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     lines = [line for line in result.errlines + result.outlines if line.strip()]
-    assert lines == [f"ERROR: provkit: {message.format(port=port)}"]
+    assert lines == [f"ERROR: provkit: {message.format(**names)}"]
     assert "secret" not in result.stderr.str()
 
 
@@ -130,19 +144,30 @@ def test_bad_dsn_and_unreachable_server_end_a_suite_run_with_one_line(
             "connection refused (is the server running?)",
             id="unreachable-server",
         ),
+        pytest.param(
+            "postgresql://{user}@{host}:{server_port}/provkit_no_such_db",
+            "{host}:{server_port} (database 'provkit_no_such_db', user '{user}', "
+            "PROVKIT_POSTGRES_DSN): database 'provkit_no_such_db' does not exist (createdb it?)",
+            id="missing-database",
+        ),
     ],
 )
 def test_bad_dsn_and_unreachable_server_end_stress_run_with_one_line(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], dsn: str, cause: str
 ) -> None:
     """``stress-run --provider postgres``: exit 2 and one ``stress-run: error:`` line."""
-    port = closed_port()
-    monkeypatch.setenv(DSN_ENV, dsn.format(port=port))
+    names = {
+        "port": closed_port(),
+        "host": SERVER.host,
+        "server_port": SERVER.port,
+        "user": SERVER.user,
+    }
+    monkeypatch.setenv(DSN_ENV, dsn.format(**names))
     assert stress_main(["--config", "quick", "--provider", "postgres"]) == 2
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(err) == 1, err
     assert err[0].startswith("stress-run: error: ")
-    assert cause.format(port=port) in err[0]
+    assert cause.format(**names) in err[0]
 
 
 @pytest.mark.asyncio
@@ -320,7 +345,11 @@ asyncio.run(main())
 
 @pytest.mark.asyncio
 async def test_sweep_drops_the_schema_of_a_killed_run_but_not_of_a_live_one() -> None:
-    """After SIGKILL the run's schema is swept; a live provider's schema survives the sweep."""
+    """After SIGKILL the run's schema is swept; a live provider's schema survives the sweep.
+
+    The server is shared: another run's sweep may drop the orphan first, so the test checks
+    that it is gone afterwards rather than which sweep dropped it.
+    """
     child = await asyncio.create_subprocess_exec(
         sys.executable, "-c", _KILLED_RUN, stdout=asyncio.subprocess.PIPE
     )
@@ -341,15 +370,14 @@ async def test_sweep_drops_the_schema_of_a_killed_run_but_not_of_a_live_one() ->
             await asyncio.sleep(0.02)
     finally:
         await watcher.close()
-    assert orphan in await schemas("provkit_test_")
-
     async with await PostgresProvider.connect_scratch() as live:
         swept = await sweep_schemas()
         remaining = await schemas("provkit_test_")
-        assert orphan in swept
         assert live.schema not in swept
         assert live.schema in remaining
+        assert await live.fetch_orchestration_item(LOCK) is None
     assert orphan not in remaining
+    assert all(name.startswith("provkit_test_") for name in swept)
 
 
 # -- several providers on one schema -----------------------------------------------------
@@ -464,11 +492,12 @@ async def test_lock_tokens_no_provider_issued_are_lost_without_a_round_trip(
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize(("durable", "setting"), [(False, "off"), (True, "on")])
-async def test_commits_wait_for_the_wal_flush_only_when_durable(
-    shared: str, durable: bool, setting: str
+@pytest.mark.parametrize(
+    ("options", "setting"), [({}, "on"), ({"durable": True}, "on"), ({"durable": False}, "off")]
+)
+async def test_commits_wait_for_the_wal_flush_unless_durable_is_false(
+    shared: str, options: dict[str, bool], setting: str
 ) -> None:
-    """By default commits skip waiting for the WAL flush (like SQLite NORMAL); durable ones wait."""
-    provider = await PostgresProvider.connect(schema=shared, durable=durable)
-    async with provider:
+    """By default every commit waits for the WAL flush; only durable=False skips the wait."""
+    async with await PostgresProvider.connect(schema=shared, **options) as provider:
         assert await provider._pool.fetchval("SHOW synchronous_commit") == setting
