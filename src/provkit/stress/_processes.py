@@ -63,6 +63,8 @@ class _Child:
     killed: bool = False
     stderr: deque[str] = field(default_factory=lambda: deque(maxlen=_STDERR_LINES))
     error: str | None = None
+    finished_one: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set once the process reports an instance it finished: it is surely at work."""
 
     def exit(self) -> str:
         if self.killed:
@@ -144,6 +146,7 @@ async def _read_stdout(child: _Child, completions: _Completions) -> None:
             child.stderr.append(raw.decode(errors="replace").rstrip())
             continue
         if "done" in line:
+            child.finished_one.set()
             completions.done(line["done"], _outcome_of_line(line))
         elif "tick" in line:
             completions.last_progress = time.perf_counter()
@@ -206,8 +209,9 @@ async def run_processes(
 ) -> StressResult:
     """One row with ``config.processes`` runtime processes on a new shared store.
 
-    ``kill_after`` (seconds into the launch phase) kills runtime process 0 with SIGKILL, to
-    show that a crashed process loses nothing.
+    ``kill_after`` (seconds into the launch phase, and not before it has finished an
+    instance) kills runtime process 0 with SIGKILL, to show that a crashed process loses
+    nothing.
     """
     location = await factory.create_shared_store()
     children: list[_Child] = []
@@ -270,7 +274,10 @@ async def _terminate(child: _Child) -> None:
 
 
 async def _kill_later(child: _Child, delay: float, completions: _Completions) -> None:
+    # Not before the process has finished an instance: killed then, it is surely mid-work
+    # (holding locks or leases), not still starting up.
     await asyncio.sleep(delay)
+    await child.finished_one.wait()
     child.killed = True
     with contextlib.suppress(ProcessLookupError):
         child.process.kill()
