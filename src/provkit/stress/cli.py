@@ -100,8 +100,8 @@ def _run_parser() -> argparse.ArgumentParser:
         "--kill-after",
         type=_duration,
         metavar="S",
-        help="with --processes: kill runtime process 0 with SIGKILL S seconds into each row, "
-        "to check that a crashed process loses nothing",
+        help="with --processes: kill runtime process 0 with SIGKILL S seconds into each row "
+        "(once it has finished an instance), to check that a crashed process loses nothing",
     )
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the results as JSON")
     parser.add_argument(
@@ -115,8 +115,8 @@ def _add_provider_option(parser: argparse.ArgumentParser) -> None:
         "--provider",
         action="append",
         metavar="SPEC",
-        help="module:attr factory, or sqlite-memory / sqlite-file (repeatable; "
-        "default: both SQLite reference providers)",
+        help="module:attr factory, or a reference provider: sqlite-memory, sqlite-file, "
+        "postgres, memory (repeatable; default: both SQLite reference providers)",
     )
 
 
