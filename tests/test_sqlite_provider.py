@@ -15,6 +15,7 @@ import random
 import sqlite3
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -40,7 +41,12 @@ from provkit.contract import (
 from provkit.contract import events as ev
 from provkit.contract import messages as msg
 from provkit.reference_providers import FileSqliteFactory, InMemorySqliteFactory, SqliteProvider
-from provkit.reference_providers._sqlite_conn import Calls, open_connection, provider_error
+from provkit.reference_providers._sqlite_conn import (
+    Calls,
+    call,
+    open_connection,
+    provider_error,
+)
 from provkit.reference_providers._sqlite_ops import EventCache, _transaction
 
 pytestmark = pytest.mark.asyncio
@@ -292,16 +298,34 @@ def stored(raw: sqlite3.Connection) -> list[int]:
     return [row[0] for row in raw.execute("SELECT n FROM t ORDER BY n")]
 
 
+async def run_together(
+    runner: Calls, *works: tuple[str, Callable[[sqlite3.Connection], object]]
+) -> list[object]:
+    """Each ``(operation, work)`` through ``runner.run``, all queued while the connection's
+    thread is held, so they share one hop however quickly that thread would pick up the first
+    (results and exceptions, in order)."""
+    holding, release = threading.Event(), threading.Event()
+
+    def hold(raw: sqlite3.Connection) -> None:
+        holding.set()
+        release.wait()
+
+    holder = asyncio.ensure_future(call(runner._conn, "hold", hold))
+    await asyncio.to_thread(holding.wait)
+    results = asyncio.gather(*(runner.run(op, work) for op, work in works), return_exceptions=True)
+    # Callbacks run in the order they were scheduled: every call is queued before the release.
+    asyncio.get_running_loop().call_soon(release.set)
+    await holder
+    return await results
+
+
 async def test_calls_made_together_commit_once_and_each_fails_alone(
     calls: tuple[Calls, list[str]],
 ) -> None:
     """Three calls queued at once share one commit; the failing one's writes alone roll back."""
     runner, statements = calls
-    results = await asyncio.gather(
-        runner.run("one", insert(1)),
-        runner.run("two", insert(2, fail=True)),
-        runner.run("three", insert(3)),
-        return_exceptions=True,
+    results = await run_together(
+        runner, ("one", insert(1)), ("two", insert(2, fail=True)), ("three", insert(3))
     )
     assert results[0::2] == [1, 3]
     assert isinstance(results[1], LockLostError)
@@ -329,9 +353,7 @@ async def test_a_failed_batch_commit_fails_every_call_and_keeps_nothing(
     def orphan(raw: sqlite3.Connection) -> None:
         raw.execute("INSERT INTO child (parent) VALUES (42)")
 
-    results = await asyncio.gather(
-        runner.run("one", insert(1)), runner.run("orphan", orphan), return_exceptions=True
-    )
+    results = await run_together(runner, ("one", insert(1)), ("orphan", orphan))
     assert [(type(r), r.operation) for r in results if isinstance(r, ProviderError)] == [
         (ProviderError, "one"),
         (ProviderError, "orphan"),
@@ -348,11 +370,8 @@ async def test_a_batch_whose_transaction_is_lost_fails_the_calls_before_and_reru
     def rolled_back_by_sqlite(raw: sqlite3.Connection) -> None:
         raw.execute("ROLLBACK")  # what SQLite does by itself on an I/O error or a full disk
 
-    results = await asyncio.gather(
-        runner.run("one", insert(1)),
-        runner.run("lost", rolled_back_by_sqlite),
-        runner.run("three", insert(3)),
-        return_exceptions=True,
+    results = await run_together(
+        runner, ("one", insert(1)), ("lost", rolled_back_by_sqlite), ("three", insert(3))
     )
     assert [type(r) for r in results[:2]] == [TransientError, TransientError]
     assert results[0].retryable is True  # type: ignore[union-attr]
