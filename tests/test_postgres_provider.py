@@ -255,6 +255,82 @@ async def test_server_errors_are_typed_transient_or_permanent(
     assert sqlstate in error.message
 
 
+async def _blocked_on_a_lock(pid: int) -> None:
+    """Return once backend ``pid`` waits for a lock (it has sent its statement)."""
+    watcher = await asyncpg.connect(DSN)
+    try:
+        deadline = time.monotonic() + 10
+        while not await watcher.fetchval(
+            "SELECT wait_event_type = 'Lock' FROM pg_stat_activity WHERE pid = $1", pid
+        ):
+            assert time.monotonic() < deadline, f"backend {pid} never waited for a lock"
+            await asyncio.sleep(0.01)
+    finally:
+        await watcher.close()
+
+
+@pytest.mark.asyncio
+async def test_real_deadlocks_serialization_failures_and_violations_are_typed(
+    shared: str,
+) -> None:
+    """A deadlock and a serialization failure the server detects retry; a violation does not."""
+    table = f"{shared}.pair"
+    first, second = await asyncpg.connect(DSN), await asyncpg.connect(DSN)
+    try:
+        await first.execute(
+            f"CREATE TABLE {table} (id int PRIMARY KEY); INSERT INTO {table} VALUES (1), (2)"
+        )
+
+        # Deadlock: each transaction holds one row and asks for the other's.
+        await first.execute("BEGIN")
+        await second.execute("BEGIN")
+        await first.execute(f"SELECT id FROM {table} WHERE id = 1 FOR UPDATE")
+        await second.execute(f"SELECT id FROM {table} WHERE id = 2 FOR UPDATE")
+        crossing = asyncio.create_task(
+            first.execute(f"SELECT id FROM {table} WHERE id = 2 FOR UPDATE")
+        )
+        await _blocked_on_a_lock(first.get_server_pid())
+        outcomes = await asyncio.gather(
+            crossing,
+            second.execute(f"SELECT id FROM {table} WHERE id = 1 FOR UPDATE"),
+            return_exceptions=True,
+        )
+        await first.execute("ROLLBACK")
+        await second.execute("ROLLBACK")
+        deadlocks = [o for o in outcomes if isinstance(o, BaseException)]
+        assert [type(o) for o in deadlocks] == [asyncpg.DeadlockDetectedError]
+
+        # Serialization failure: a repeatable-read transaction updates a row changed since
+        # its snapshot was taken.
+        await first.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+        await first.fetchval(f"SELECT count(*) FROM {table}")
+        await second.execute(f"UPDATE {table} SET id = 3 WHERE id = 1")
+        with pytest.raises(asyncpg.SerializationError) as serialization:
+            await first.execute(f"UPDATE {table} SET id = 4 WHERE id = 1")
+        await first.execute("ROLLBACK")
+
+        with pytest.raises(asyncpg.UniqueViolationError) as violation:
+            await first.execute(f"INSERT INTO {table} VALUES (2)")
+    finally:
+        await first.close()
+        await second.close()
+
+    typed = [
+        operation_error("ack_orchestration_item", exc)
+        for exc in (deadlocks[0], serialization.value, violation.value)
+    ]
+    assert [(type(e), e.retryable) for e in typed] == [
+        (TransientError, True),
+        (TransientError, True),
+        (ProviderError, False),
+    ]
+    assert [e.message.split(":")[0] for e in typed] == [
+        "postgres 40P01",
+        "postgres 40001",
+        "postgres 23505",
+    ]
+
+
 @pytest.mark.asyncio
 async def test_a_connection_dropped_mid_call_is_transient_and_applies_nothing(
     shared: str,
