@@ -79,34 +79,60 @@ HOLDER = textwrap.dedent(
 )
 
 
-@pytest.mark.parametrize("kind", ["file", "memory"])
-def test_program_that_raises_without_closing_provider_or_runtime_exits_within_2_s(
-    tmp_path: Path, kind: str
-) -> None:
-    """An uncaught exception with a SQLite provider and a runtime still open: exit in < 2 s
-    with the exception's status and message; a file keeps what was committed."""
-    path = tmp_path / "unclosed.db"
+BARE = textwrap.dedent(
+    """
+    import provkit.reference_providers, provkit.runtime
+    print("raising", flush=True)
+    raise RuntimeError("the program opened nothing")
+    """
+)
+
+
+def _exit_time(*args: str) -> tuple[float, int, str]:
+    """Run ``python -c args``; seconds from its "raising" line to its exit, its status and
+    its stderr."""
     child = subprocess.Popen(
-        [sys.executable, "-c", UNCLOSED, str(path) if kind == "file" else ":memory:"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+        [sys.executable, "-c", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     try:
         assert child.stdout is not None
         assert child.stdout.readline() == "raising\n"
         raised = time.monotonic()
-        code = child.wait(timeout=10)
+        code = child.wait(timeout=30)
         exited = time.monotonic() - raised
-        stderr = child.communicate()[1]
+        return exited, code, child.communicate()[1]
     finally:
         child.kill()
+
+
+@pytest.fixture(scope="module")
+def bare_exit() -> float:
+    """Seconds the same interpreter, with provkit imported and nothing opened, takes from
+    raising to exit: the machine's own cost of ending a process (~0.05 s on a quiet one)."""
+    exited, code, _ = _exit_time(BARE)
+    assert code == 1
+    return exited
+
+
+@pytest.mark.parametrize("kind", ["file", "memory"])
+def test_program_that_raises_without_closing_provider_or_runtime_exits_within_2_s(
+    tmp_path: Path, kind: str, bare_exit: float
+) -> None:
+    """An uncaught exception with a SQLite provider and a runtime still open: exit in < 2 s
+    (beyond what ending any process costs) with the exception's status and message; a
+    file keeps what was committed."""
+    path = tmp_path / "unclosed.db"
+    exited, code, stderr = _exit_time(UNCLOSED, str(path) if kind == "file" else ":memory:")
 
     assert code == 1
     assert stderr.splitlines()[-1] == (
         "RuntimeError: the program forgot to close its provider and runtime"
     )
-    assert exited < 2.0, f"the process took {exited:.1f} s to exit"
+    # On a loaded machine finalizing the interpreter alone can take seconds: the bound is
+    # 2 s more than that, measured on the same machine; the bug it catches never exits.
+    assert exited < 2.0 + bare_exit, (
+        f"the process took {exited:.1f} s to exit ({bare_exit:.1f} s without a provider)"
+    )
     if kind == "memory":
         return
 
