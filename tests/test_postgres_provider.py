@@ -493,13 +493,24 @@ async def test_long_poll_wakes_for_work_written_by_another_provider(shared: str)
     """A fetch waiting on one pool returns as soon as another pool enqueues (LISTEN/NOTIFY)."""
     waiter = await PostgresProvider.connect(schema=shared)
     writer = await PostgresProvider.connect(schema=shared)
+    looked = {"fetch_orchestration_item": asyncio.Event(), "fetch_work_item": asyncio.Event()}
+    call = waiter._call
+
+    async def observed(operation: str, query: str, *args: object) -> object:
+        row = await call(operation, query, *args)
+        if operation in looked:
+            looked[operation].set()
+        return row
+
+    waiter._call = observed  # type: ignore[method-assign]
     try:
         poll = 20.0
-        began = time.monotonic()
         orchestration = asyncio.create_task(waiter.fetch_orchestration_item(LOCK, poll))
         lease = asyncio.create_task(waiter.fetch_work_item(LOCK, poll))
-        await asyncio.sleep(0.2)  # settle: both have looked, found nothing and wait
+        # Both have listened, looked, found nothing and wait: only a notification wakes them.
+        await asyncio.wait_for(asyncio.gather(*(e.wait() for e in looked.values())), poll)
         assert (orchestration.done(), lease.done()) == (False, False)
+        began = time.monotonic()
         await writer.enqueue_for_orchestrator(start("remote"))
         await writer.enqueue_for_worker(work("remote", 7))
         item, leased = await asyncio.wait_for(asyncio.gather(orchestration, lease), poll)
