@@ -26,6 +26,7 @@ from provkit.conformance._builders import (
 )
 from provkit.contract import LockLostError, Provider
 from provkit.contract.events import Event
+from provkit.mutants import find
 from provkit.reference_providers import InMemorySqliteFactory, SqliteProvider
 from provkit.stress import StressConfig, prepare, run_stress_test
 from provkit.stress._history_check import Launch, check_history
@@ -233,35 +234,21 @@ class _Renamed(InMemorySqliteFactory):
         return provider
 
 
-class _AckAlwaysLost(InMemorySqliteFactory):
-    """Every orchestration ack finds its lock taken over, as if fetch ignored locks: the
-    instance is fetched again at once, and the runtime retries and logs without end."""
-
-    async def create_provider(self) -> Provider:
-        provider = await super().create_provider()
-        release = provider.abandon_orchestration_item
-
-        async def lost(lock_token: str, *_args: Any, **_kwargs: Any) -> None:
-            await release(lock_token)
-            raise LockLostError("ack_orchestration_item", f"lock {lock_token} is not held")
-
-        provider.ack_orchestration_item = lost  # type: ignore[method-assign]
-        return provider
-
-
 def test_a_broken_provider_run_stays_readable_and_names_top_causes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Thousands of failing calls and runtime warnings become one counted line, not a flood."""
-    _specs(monkeypatch, Lost=_AckAlwaysLost)
+    """A provider whose fetch ignores instance locks (the catalogue's mutant): hundreds of
+    failing calls and runtime warnings become one counted line, not a flood."""
     config = _tiny(
-        tmp_path, "orch_concurrency = 2\nworker_concurrency = 2\nwait_timeout_secs = 1\n"
+        tmp_path,
+        "orch_concurrency = 2\nworker_concurrency = 2\nwait_timeout_secs = 1\n"
+        "drain_timeout_secs = 1\n",
     )
-    assert main(["--config", config, "--provider", "stress_check_specs:Lost"]) == 1
+    assert main(["--config", config, "--provider", find("fetch-ignores-lock").spec]) == 1
     captured = capsys.readouterr()
     lines = captured.out.splitlines() + captured.err.splitlines()
     assert len(lines) < 60
-    (causes,) = [line for line in lines if line.startswith("- errors in sqlite-memory")]
+    (causes,) = [line for line in lines if line.startswith("- errors in mutant fetch-ignores-lock")]
     assert "top causes: ack_orchestration_item LockLostError ×" in causes
     assert "runtime log (warning)" in causes
 
