@@ -20,6 +20,7 @@ from provkit.conformance._end_to_end import (
     assert_each_activity_completed_once,
     assert_sound,
     kinds,
+    progressing,
     until,
 )
 from provkit.contract import ErrorCategory
@@ -525,11 +526,19 @@ async def test_orchestration_with_100_steps_completes_each_step_once_in_order(
     async def hundred(ctx: OrchestrationContext, count: int) -> int:
         return sum([await ctx.schedule_activity("step", n) for n in range(count)])
 
-    await end_to_end.runtime({"hundred": hundred}, {"step": step})
+    recorder = Recorder(end_to_end.provider)
+    await end_to_end.runtime({"hundred": hundred}, {"step": step}, provider=recorder)
     client = end_to_end.client()
     await client.start_orchestration("hundred-steps", "hundred", 100)
+    # 300 calls one after another: no total time limit, only a limit on standing still.
+    await progressing(
+        lambda: "hundred-steps" in recorder.ended,
+        lambda: len(recorder.acked),
+        end_to_end.timing.wait,
+        "the 100-step orchestration to end",
+    )
 
-    state = await end_to_end.finish(client, "hundred-steps")
+    state = await client.get_status("hundred-steps")
 
     assert (state.status, state.output) == (
         OrchestrationStatus.COMPLETED,
