@@ -121,6 +121,10 @@ async def run_suite(spec: str, stage: Stage, options: Options) -> SuiteRun:
             "-q",
             "-o",
             "console_output_style=classic",
+            # A verdict needs only which tests failed. Rewriting the asserts of every module
+            # the plugins import costs more than most runs stopped at their first failure,
+            # and is paid again by each run when bytecode caching is off.
+            "--assert=plain",
         ]
         if options.first_failure_only:
             command.append("-x")
