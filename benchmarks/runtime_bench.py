@@ -13,22 +13,27 @@ Workloads (each prints one JSON line per measurement, then a readable summary on
   the ceiling and the runtime's overhead per activity, next to how precisely a bare
   ``asyncio.sleep`` of the activity delay sleeps on this machine.
 
-CPU is the process's own (every thread, SQLite's included) from ``time.process_time``. The
-script uses only provkit's public API, so the same file measures any checkout: run it with
-each checkout's interpreter (``compare.py`` does that, alternating the two).
+CPU is the process's own (every thread, SQLite's included) from ``time.process_time``; the
+stress workloads also give the event-loop thread's share (``loop_cpu_ms_per_orch``) and,
+where the checkout has it, the history check of what storage holds. Their CPU covers the
+whole stress run (provider set-up and history check included). ``--profile PATH`` runs any
+workload under cProfile, timing the event-loop thread's CPU (other load on the machine does
+not show in it). The script uses only provkit's public API, so the same file measures any
+checkout: run it with each checkout's interpreter (``compare.py`` does that, alternating the
+two).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from typing import Any
 
 from provkit.reference_providers import FileSqliteFactory, SqliteProvider
@@ -126,40 +131,39 @@ def run_fanout(args: argparse.Namespace) -> None:
 
 
 def _timed_fanout(durations: list[float]) -> Scenario:
-    """The stress fan-out, with each activity's own sleep timed into ``durations``."""
+    """The stress fan-out, with each activity execution's own duration timed into ``durations``.
+
+    The stock activity is wrapped, not rewritten, so the bench follows the scenario as each
+    checkout defines it; at zero delay nothing is wrapped (nothing to time).
+    """
     from provkit.stress import SCENARIOS
 
     stock = SCENARIOS["fanout"]
 
-    def build(config: StressConfig, executed: Callable[[], None]) -> Any:
-        orchestrations, _ = stock.build(config, executed)
-        delay = config.activity_delay_ms / 1000.0
+    def build(config: StressConfig, executed: Any) -> Any:
+        orchestrations, activities = stock.build(config, executed)
+        if config.activity_delay_ms <= 0:
+            return orchestrations, activities
+        inner = activities["ProcessTask"]
         clock = time.perf_counter
 
         async def process_task(value: Any) -> Any:
-            if delay > 0:
-                began = clock()
-                await asyncio.sleep(delay)
+            began = clock()
+            try:
+                return await inner(value)
+            finally:
                 durations.append(clock() - began)
-            executed()
-            return value
 
-        return orchestrations, {"ProcessTask": process_task}
+        return orchestrations, {**activities, "ProcessTask": process_task}
 
-    return Scenario(
-        name=stock.name,
-        description=stock.description,
-        orchestration=stock.orchestration,
-        build=build,
-        make_input=stock.make_input,
-    )
+    return dataclasses.replace(stock, build=build)
 
 
 async def _stress(config: StressConfig) -> dict[str, Any]:
     durations: list[float] = []
-    cpu = time.process_time()
+    cpu, loop_cpu = time.process_time(), time.thread_time()
     result = await run_stress_test(FileSqliteFactory(), config, scenario=_timed_fanout(durations))
-    cpu = time.process_time() - cpu
+    cpu, loop_cpu = time.process_time() - cpu, time.thread_time() - loop_cpu
     delay = config.activity_delay_ms
     record: dict[str, Any] = {
         "config": config.label,
@@ -171,7 +175,12 @@ async def _stress(config: StressConfig) -> dict[str, Any]:
         "orch_per_s": round(result.completed / result.elapsed_secs, 2),
         "activities_per_s": round(result.activities / result.elapsed_secs, 2),
         "cpu_ms_per_orch": round(cpu * 1000 / max(result.completed, 1), 4),
+        "loop_cpu_ms_per_orch": round(loop_cpu * 1000 / max(result.completed, 1), 4),
     }
+    history = getattr(result, "history", None)  # checkouts before the history check lack it
+    if history is not None:
+        record["history_checked"] = history.checked
+        record["history_problems"] = history.problems
     if delay > 0 and result.activities:
         slot_ms = config.worker_concurrency * result.elapsed_secs * 1000 / result.activities
         record["ceiling_pct"] = round(100.0 * delay / slot_ms, 2)
@@ -235,8 +244,22 @@ def main(argv: list[str] | None = None) -> None:
     dly.add_argument("--delay-ms", type=float, default=10.0)
     dly.add_argument("--slots", type=int, nargs="+", default=[1, 2])
     dly.set_defaults(run=run_delay)
+    for command in (seq, fan, thr, dly):
+        command.add_argument(
+            "--profile",
+            metavar="PATH",
+            help="run under cProfile (event-loop thread CPU time) and write its stats to PATH",
+        )
     args = parser.parse_args(argv)
-    args.run(args)
+    if args.profile:
+        import cProfile
+
+        # CPU time of the event-loop thread: what other processes on the machine do is not in it.
+        profiler = cProfile.Profile(time.thread_time)
+        profiler.runcall(args.run, args)
+        profiler.dump_stats(args.profile)
+    else:
+        args.run(args)
 
 
 if __name__ == "__main__":
