@@ -101,6 +101,16 @@ def test_derived_rates_come_from_counts_and_elapsed_time() -> None:
     assert _result(ceiling_activities_per_sec=None).ceiling_ratio is None
 
 
+def test_overhead_is_worker_slot_time_per_activity_beyond_its_delay() -> None:
+    """Overhead ms: slots x elapsed / activities minus the delay; all of it at zero delay."""
+    # Rejects: an overhead that ignores the slot count or keeps the activity's own delay in.
+    assert _result(worker_slots=2, activities=1000).overhead_ms == pytest.approx(10.0)
+    assert _result(worker_slots=2, activities=4000, activity_delay_ms=0.0).overhead_ms == (
+        pytest.approx(5.0)
+    )
+    assert _result(activities=0).overhead_ms is None
+
+
 def test_markdown_table_renders_every_column() -> None:
     """The markdown comparison table has the documented header and the row's values."""
     lines = results_markdown([_result()]).splitlines()

@@ -162,7 +162,8 @@ class BackgroundAck:
         task = self._task
         if task is None:
             return
-        await asyncio.wait({task})
+        if not task.done():
+            await asyncio.wait({task})
         self._task = None
         if not task.cancelled() and (error := task.exception()) is not None:
             log.error("a background ack failed", exc_info=error)

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-from collections.abc import Awaitable, Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+import sys
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any, TypeVar, cast
 
 from provkit.contract import (
@@ -193,8 +194,10 @@ class WorkerSlot:
                 "bad_input",
                 f"input of activity {item.name!r} is not valid JSON: {exc}",
             )
-        execution = asyncio.ensure_future(self._invoke(fn, argument))
+        # Fetching ahead first: its call reaches the provider before anything the activity's
+        # first step (run at once by an eager start) wakes up.
         self._fetch_ahead()
+        execution = start_activity(fn, argument, d.executor)
         try:
             if not await self._wait_renewing(lease, execution):
                 return None
@@ -256,12 +259,6 @@ class WorkerSlot:
             f"(max_attempts={max_attempts}) and is unreadable: {why}",
         )
 
-    async def _invoke(self, fn: ActivityFn, argument: Any) -> Any:
-        if _is_async(fn):
-            return await cast(Callable[[Any], Awaitable[Any]], fn)(argument)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._d.executor, fn, argument)
-
     async def _wait_renewing(self, lease: WorkLease, execution: asyncio.Future[Any]) -> bool:
         """Wait for ``execution``, renewing the lease meanwhile; False if the lease was lost."""
         d = self._d
@@ -299,8 +296,32 @@ class WorkerSlot:
         await self._settler.ack(lease, lambda: provider.ack_work_item(lease.lock_token, completion))
 
 
+def start_activity(fn: ActivityFn, argument: Any, executor: Executor) -> asyncio.Future[Any]:
+    """Start one execution of ``fn``; the future holds its result or what it raised.
+
+    A plain function runs in ``executor``. An ``async def`` one runs as its own task, which
+    on Python 3.12+ takes its first step at once (an eager task): an activity that returns
+    without waiting is then done before this returns, at no event-loop round trip. Whatever
+    starting it raises (a wrong signature, a closed pool) is the execution's failure.
+    """
+    loop = asyncio.get_running_loop()
+    try:
+        if not _is_async(fn):
+            return loop.run_in_executor(executor, fn, argument)
+        coro = cast(Callable[[Any], Coroutine[Any, Any, Any]], fn)(argument)
+        if sys.version_info >= (3, 12):
+            return asyncio.Task(coro, loop=loop, eager_start=True)
+        return loop.create_task(coro)
+    except Exception as exc:
+        failed: asyncio.Future[Any] = loop.create_future()
+        failed.set_exception(exc)
+        return failed
+
+
 async def _finishes(execution: asyncio.Future[Any], within: float) -> bool:
     """Whether ``execution`` is done within ``within`` seconds (it keeps running if not)."""
+    if execution.done():
+        return True
     done, _ = await asyncio.wait({execution}, timeout=within)
     return bool(done)
 
