@@ -68,3 +68,6 @@ def test_delay_run_times_the_activity_and_the_bare_sleep(
     assert delay["completed"] == delay["launched"] > 0
     assert delay["activity_sleep_ms"] >= 2.0
     assert delay["overhead_ms_per_activity"] > 0
+    assert delay["runtime_ms_per_activity"] == pytest.approx(
+        delay["overhead_ms_per_activity"] + 2.0 - delay["activity_sleep_ms"], abs=1e-3
+    )
