@@ -7,6 +7,10 @@ Property tests without explicit settings run the ``quick`` Hypothesis profile (2
 CI runs them again with ``--hypothesis-profile=thorough`` (200). Neither has a deadline: on a
 shared, loaded machine a slow example is not a failure.
 
+The whole run (``pytest`` with no paths, as in the README and CI) spreads its tests over the
+machine's cores with pytest-xdist (dev extra); naming files or tests runs them in this one
+process, and ``-n N`` chooses, ``-n 0`` keeps even the whole run in one process.
+
 Many tests run the real suite in-process (pytester). pytester puts ``sys.modules`` back after
 each run, so a suite module first imported inside one would be imported, and its asserts
 rewritten, again by every run (seconds each); imported here once, they are reused.
@@ -32,9 +36,11 @@ if sys.dont_write_bytecode:
     sys.pycache_prefix = _PREFIX
 
 # Imported once the bytecode cache is in place, so that they use it too.
+import pytest
 from hypothesis import settings
 
 import provkit.conformance.suite
+from provkit.conformance.plugin import provider_specs
 
 settings.register_profile("quick", max_examples=25, deadline=None)
 settings.register_profile("thorough", max_examples=200, deadline=None)
@@ -42,3 +48,17 @@ settings.load_profile("quick")
 
 for _module in pkgutil.iter_modules(provkit.conformance.suite.__path__):
     importlib.import_module(f"{provkit.conformance.suite.__name__}.{_module.name}")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    whole_run = config.args_source is pytest.Config.ArgsSource.TESTPATHS
+    if (
+        whole_run
+        and not hasattr(config, "workerinput")  # an xdist worker: never start workers of its own
+        and config.pluginmanager.has_plugin("xdist")
+        and config.getoption("numprocesses", None) is None
+        and not config.getoption("usepdb")
+        and not provider_specs(config)  # the conformance suite itself, run from this directory
+    ):
+        config.option.numprocesses = "auto"
