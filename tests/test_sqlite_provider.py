@@ -47,7 +47,8 @@ from provkit.reference_providers._sqlite_conn import (
     open_connection,
     provider_error,
 )
-from provkit.reference_providers._sqlite_ops import EventCache, _transaction
+from provkit.reference_providers._sqlite_decoded import EventCache
+from provkit.reference_providers._sqlite_ops import _transaction
 
 pytestmark = pytest.mark.asyncio
 
@@ -261,8 +262,8 @@ async def test_a_fetch_cancelled_in_flight_releases_what_it_locked(
 async def calls() -> AsyncIterator[tuple[Calls, list[str]]]:
     """``Calls`` on a fresh in-memory connection with a table ``t``, and the SQL it runs."""
     conn = await open_connection(":memory:", wal=False)
-    runner = Calls(conn)
     statements: list[str] = []
+    runner = Calls(conn, on_rollback=lambda: statements.append(ROLLED_BACK))
 
     def prepare(raw: sqlite3.Connection) -> None:
         raw.execute("CREATE TABLE t (n INTEGER PRIMARY KEY)")
@@ -279,6 +280,10 @@ async def calls() -> AsyncIterator[tuple[Calls, list[str]]]:
         yield runner, statements
     finally:
         await runner.close()
+
+
+ROLLED_BACK = "<on_rollback>"
+"""What the ``calls`` fixture records when ``Calls`` reports a rolled-back batch."""
 
 
 def insert(n: int, fail: bool = False) -> Callable[[sqlite3.Connection], int]:
@@ -334,6 +339,7 @@ async def test_calls_made_together_commit_once_and_each_fails_alone(
         "COMMIT",
     ]
     assert statements.count("SAVEPOINT unit") == 3
+    assert ROLLED_BACK not in statements
     assert await runner.run("read", stored) == [1, 3]
 
 
@@ -347,8 +353,9 @@ async def test_a_lone_call_runs_in_its_own_transaction(calls: tuple[Calls, list[
 async def test_a_failed_batch_commit_fails_every_call_and_keeps_nothing(
     calls: tuple[Calls, list[str]],
 ) -> None:
-    """When the shared COMMIT fails (a deferred constraint), every call of the batch fails."""
-    runner, _ = calls
+    """When the shared COMMIT fails (a deferred constraint), every call of the batch fails and
+    the rollback is reported once."""
+    runner, statements = calls
 
     def orphan(raw: sqlite3.Connection) -> None:
         raw.execute("INSERT INTO child (parent) VALUES (42)")
@@ -358,14 +365,16 @@ async def test_a_failed_batch_commit_fails_every_call_and_keeps_nothing(
         (ProviderError, "one"),
         (ProviderError, "orphan"),
     ]
+    assert statements.count(ROLLED_BACK) == 1
     assert await runner.run("read", stored) == []
 
 
 async def test_a_batch_whose_transaction_is_lost_fails_the_calls_before_and_reruns_the_rest(
     calls: tuple[Calls, list[str]],
 ) -> None:
-    """If SQLite rolls the batch back midway, earlier calls fail retryably; later ones still run."""
-    runner, _ = calls
+    """If SQLite rolls the batch back midway, earlier calls fail retryably (the rollback is
+    reported); later ones still run."""
+    runner, statements = calls
 
     def rolled_back_by_sqlite(raw: sqlite3.Connection) -> None:
         raw.execute("ROLLBACK")  # what SQLite does by itself on an I/O error or a full disk
@@ -376,6 +385,7 @@ async def test_a_batch_whose_transaction_is_lost_fails_the_calls_before_and_reru
     assert [type(r) for r in results[:2]] == [TransientError, TransientError]
     assert results[0].retryable is True  # type: ignore[union-attr]
     assert results[2] == 3
+    assert statements.count(ROLLED_BACK) == 1
     assert await runner.run("read", stored) == [3]
 
 
@@ -424,6 +434,66 @@ async def test_event_cache_forgets_its_oldest_entries_beyond_capacity() -> None:
         False,
     ]
     assert oldest == decoded[0]
+
+
+async def _turn(provider: SqliteProvider, instance: str) -> OrchestrationItem:
+    """Queue an external event for ``instance``, fetch it and release it without a delta;
+    returns the fetched item."""
+    await provider.enqueue_for_orchestrator(external_item(instance))
+    item = await provider.fetch_orchestration_item(LOCK)
+    assert item is not None
+    assert item.instance == instance
+    await ack(provider, item)
+    return item
+
+
+async def test_history_appended_below_the_last_fetched_event_is_fetched_in_order(
+    provider: SqliteProvider,
+) -> None:
+    """An event appended with an id below the last one fetched appears in its place next time."""
+    await provider.enqueue_for_orchestrator(start_item("inst"))
+    item = await provider.fetch_orchestration_item(LOCK)
+    assert item is not None
+    metadata = ExecutionMetadata(orchestration_name="Orch")
+    await ack(
+        provider, item, [started(), ev.TimerCreated(event_id=5, fire_at_ms=1)], metadata=metadata
+    )
+    assert [e.event_id for e in (await _turn(provider, "inst")).history] == [1, 5]
+    await provider.append_history("inst", 1, [ev.TimerCreated(event_id=3, fire_at_ms=1)])
+    assert [e.event_id for e in (await _turn(provider, "inst")).history] == [1, 3, 5]
+
+
+async def test_fetch_after_corrupt_history_reports_the_damage(provider: SqliteProvider) -> None:
+    """History corrupted after a fetch decoded it is reported by the next fetch, not hidden."""
+    await provider.enqueue_for_orchestrator(start_item("inst"))
+    item = await provider.fetch_orchestration_item(LOCK)
+    assert item is not None
+    await ack(provider, item, [started()], metadata=ExecutionMetadata(orchestration_name="Orch"))
+    assert (await _turn(provider, "inst")).history == [started()]
+    await provider.corrupt_history("inst", 1)
+    damaged = await _turn(provider, "inst")
+    assert (damaged.history, damaged.history_error is not None) == ([], True)
+
+
+async def test_fetch_sees_an_instance_another_connection_deleted_and_started_again(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    """A history one provider fetched, then replaced through another connection to the same
+    file, is fetched anew: never the first one's events."""
+    path = tmp_path / "shared.db"
+    metadata = ExecutionMetadata(orchestration_name="Orch", status=Status.COMPLETED)
+    async with (
+        await SqliteProvider.open_file(path, clock) as first,
+        await SqliteProvider.open_file(path, clock) as second,
+    ):
+        for owner, input in ((first, "old"), (second, "new")):
+            if owner is second:
+                await second.delete_instance("inst")
+            await owner.enqueue_for_orchestrator(start_item("inst", input))
+            item = await owner.fetch_orchestration_item(LOCK)
+            assert item is not None
+            await ack(owner, item, [started(input=input)], metadata=metadata)
+            assert (await _turn(first, "inst")).history == [started(input=input)]
 
 
 # -- payloads and ids --------------------------------------------------------------------

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+import aiosqlite
+
+from provkit.contract import Clock
 from provkit.mutants._bases import Breaks, SqlEditMutant, SqlEdits
+from provkit.reference_providers._sqlite_decoded import HistoryCache
 
 __all__ = ["HistoryFirstPageOnly"]
 
@@ -29,3 +33,8 @@ class HistoryFirstPageOnly(SqlEditMutant):
     sql_edits: ClassVar[SqlEdits] = {
         "fetch_orchestration_item": {"ORDER BY event_id": "ORDER BY event_id LIMIT 100"}
     }
+
+    def __init__(self, conn: aiosqlite.Connection, name: str, clock: Clock | None) -> None:
+        super().__init__(conn, name, clock)
+        # Each fetch reads the whole history, as a provider keeping no decoded history does.
+        self._decoded = HistoryCache(max_events=0)

@@ -18,6 +18,7 @@ from provkit.contract.events import Event
 from provkit.contract.messages import ActivityExecute, OrchestratorMessage
 from provkit.mutants._bases import Breaks, MemoryMutant, SqlEditMutant, SqlEdits, SqliteMutant
 from provkit.reference_providers import _sqlite_ops as ops
+from provkit.reference_providers._sqlite_decoded import HistoryCache
 from provkit.reference_providers._values import to_blob
 from provkit.reference_providers.memory import _Instance
 
@@ -107,15 +108,19 @@ class AppendSkipsExecutionRecord(SqliteMutant):
         key = to_blob(instance)
         await self._run(
             "append_history",
-            lambda conn: _insert_only_history(conn, key, execution_id, events),
+            lambda conn: _insert_only_history(conn, key, execution_id, events, self._decoded),
         )
 
 
 def _insert_only_history(
-    conn: sqlite3.Connection, key: bytes, execution_id: int, events: Sequence[Event]
+    conn: sqlite3.Connection,
+    key: bytes,
+    execution_id: int,
+    events: Sequence[Event],
+    cache: HistoryCache,
 ) -> None:
     with ops._transaction(conn):
-        ops._insert_history(conn, "append_history", key, execution_id, events)
+        ops._insert_history(conn, "append_history", key, execution_id, events, cache)
 
 
 class AppendCreatesRecord(MemoryMutant):

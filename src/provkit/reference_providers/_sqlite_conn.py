@@ -264,10 +264,14 @@ class Calls:
     ``COMMIT``. Every result is reported after that commit, all at once; a failed commit
     fails every call of the batch. A lone call runs exactly as it would alone. A call whose
     caller is cancelled still runs. Calls made with ``read`` are never part of a batch.
+    ``on_rollback`` runs on the connection thread whenever a batch's work is rolled back.
     """
 
-    def __init__(self, conn: aiosqlite.Connection) -> None:
+    def __init__(
+        self, conn: aiosqlite.Connection, on_rollback: Callable[[], None] = lambda: None
+    ) -> None:
         self._conn = conn
+        self._on_rollback = on_rollback
         self._lock = threading.Lock()
         self._pending: list[_Call] = []
         self._closed = False
@@ -307,8 +311,9 @@ class Calls:
         with self._lock:
             batch, self._pending = self._pending, []
         try:
-            outcomes = _run_together(self._conn._conn, batch)
+            outcomes = _run_together(self._conn._conn, batch, self._on_rollback)
         except BaseException as exc:  # never leave a caller waiting forever
+            self._on_rollback()
             outcomes = [
                 (future, False, _unexpected(operation, exc)) for future, operation, _ in batch
             ]
@@ -329,7 +334,9 @@ def _read_only(raw: sqlite3.Connection, work: Callable[[sqlite3.Connection], _T]
             raw.execute("COMMIT")
 
 
-def _run_together(raw: sqlite3.Connection, batch: list[_Call]) -> list[_Outcome]:
+def _run_together(
+    raw: sqlite3.Connection, batch: list[_Call], on_rollback: Callable[[], None]
+) -> list[_Outcome]:
     if len(batch) == 1:
         return [_run_one(raw, batch[0])]
     try:
@@ -346,13 +353,15 @@ def _run_together(raw: sqlite3.Connection, batch: list[_Call]) -> list[_Outcome]
                 _rolled_back(outcome, operation)
                 for outcome, (_, operation, _) in zip(outcomes, batch, strict=False)
             ]
+            on_rollback()
             rest = batch[n + 1 :]
-            return lost + (_run_together(raw, rest) if rest else [])
+            return lost + (_run_together(raw, rest, on_rollback) if rest else [])
     try:
         raw.execute("COMMIT")
     except Exception as exc:
         if raw.in_transaction:
             raw.execute("ROLLBACK")
+        on_rollback()
         return [(future, False, provider_error(operation, exc)) for future, operation, _ in batch]
     return outcomes
 

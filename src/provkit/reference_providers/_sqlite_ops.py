@@ -28,6 +28,7 @@ from provkit.contract import (
 )
 from provkit.contract.events import Event
 from provkit.contract.messages import ActivityExecute, OrchestratorMessage
+from provkit.reference_providers._sqlite_decoded import HistoryCache
 from provkit.reference_providers._values import from_blob, to_blob
 from provkit.reference_providers._values import ms as ms  # re-exported: ops.ms
 from provkit.reference_providers._wakeup import NextWake
@@ -105,7 +106,7 @@ def _insert_history(
     instance: bytes,
     execution_id: int,
     events: Sequence[Event],
-    cache: EventCache | None = None,
+    cache: HistoryCache,
 ) -> None:
     rows = [(instance, execution_id, e.event_id, codec.encode_event(e)) for e in events]
     try:
@@ -117,47 +118,9 @@ def _insert_history(
             f"execution {execution_id} of {from_blob(instance)!r}: an event id in {ids} is "
             "already stored or repeated",
         ) from exc
-    if cache is not None:
-        for event, row in zip(events, rows, strict=True):
-            cache.remember(to_blob(row[3]), event)
-
-
-_CACHED_EVENT_BYTES = 2048
-"""Events stored as longer text are decoded each time they are read, keeping the cache small."""
-
-
-class EventCache:
-    """Decoded history events by their stored text; used on the connection's thread only.
-
-    Every fetch of a turn returns the execution's whole history again. Events are immutable
-    and the same text always decodes to the same event, so each is decoded once at most
-    (acks remember the events they store). Beyond ``capacity`` the oldest entries go first.
-    """
-
-    def __init__(self, capacity: int = 4096) -> None:
-        self._events: dict[bytes, Event] = {}
-        self._capacity = capacity
-
-    def decode(self, rows: list[tuple[bytes]]) -> list[Event]:
-        """The events stored as ``rows`` (``CorruptDataError`` for text that is not one)."""
-        events = self._events
-        history = []
-        for (raw,) in rows:
-            event = events.get(raw)
-            if event is None:
-                event = codec.decode_event(raw)
-                self.remember(raw, event)
-            history.append(event)
-        return history
-
-    def remember(self, raw: bytes, event: Event) -> None:
-        """Note that ``raw`` is how ``event`` is stored."""
-        if len(raw) > _CACHED_EVENT_BYTES:
-            return
-        events = self._events
-        if len(events) >= self._capacity:
-            del events[next(iter(events))]
-        events[raw] = event
+    cache.appended(instance, execution_id, events)
+    for event, row in zip(events, rows, strict=True):
+        cache.events.remember(to_blob(row[3]), event)
 
 
 # -- orchestrator queue ------------------------------------------------------------------
@@ -210,6 +173,10 @@ SELECT (SELECT name FROM instances WHERE instance = :instance),
        (SELECT MAX(execution_id) FROM executions WHERE instance = :instance)
 """
 _HISTORY = "SELECT data FROM history WHERE instance = ? AND execution_id = ? ORDER BY event_id"
+_HISTORY_AFTER = """
+SELECT data FROM history WHERE instance = ? AND execution_id = ? AND event_id > ?
+ORDER BY event_id
+"""
 _NEXT_ORCHESTRATOR_WAKE = """
 SELECT MIN(at) FROM (
     SELECT MIN(visible_at) AS at FROM orchestrator_queue WHERE visible_at > :now
@@ -219,7 +186,7 @@ SELECT MIN(at) FROM (
 
 
 def fetch_orchestration_item(
-    conn: sqlite3.Connection, now: int, lock_ms: int, token: str, cache: EventCache
+    conn: sqlite3.Connection, now: int, lock_ms: int, token: str, cache: HistoryCache
 ) -> tuple[OrchestrationItem | None, NextWake]:
     with _transaction(conn):
         while True:
@@ -235,7 +202,13 @@ def fetch_orchestration_item(
         batch = sorted(conn.execute(_TAG_BATCH, claim).fetchall())
         name, version, current = conn.execute(_INSTANCE_STATE, claim).fetchone()
         execution_id = INITIAL_EXECUTION_ID if current is None else current
-        history_rows = conn.execute(_HISTORY, (instance, execution_id)).fetchall()
+        # A history this connection fetched before is read from its last event on.
+        known = cache.known(conn, instance, execution_id)
+        if known is None:
+            history_rows = conn.execute(_HISTORY, (instance, execution_id)).fetchall()
+        else:
+            after = (instance, execution_id, known.last_event_id)
+            history_rows = conn.execute(_HISTORY_AFTER, after).fetchall()
     # Decoding happens after the commit: a fetch that took a lock reports, it does not undo.
     instance_id = from_blob(instance)
     messages: list[OrchestratorMessage] = []
@@ -254,8 +227,13 @@ def fetch_orchestration_item(
     history: list[Event] = []
     history_error = None
     try:
-        history = cache.decode(history_rows)
+        whole = cache.decode(history_rows)
+        if known is not None:
+            whole = known.events + whole
+        cache.keep(instance, execution_id, whole)
+        history = list(whole)  # the caller's own list: the kept one must not change
     except CorruptDataError as exc:
+        cache.forget(instance)
         history_error = f"execution {execution_id} of {instance_id!r}: {exc.message}"
     item = OrchestrationItem(
         instance=instance_id,
@@ -306,7 +284,7 @@ def ack_orchestration_item(
     orchestrator_items: Sequence[OrchestratorMessage],
     metadata: ExecutionMetadata,
     cancelled_activities: Sequence[ActivityId],
-    cache: EventCache,
+    cache: HistoryCache,
 ) -> int:
     """Commit a turn; returns how many waiting orchestration fetches it should wake.
 
@@ -574,20 +552,20 @@ ORDER BY event_id
 """
 
 
-def read(conn: sqlite3.Connection, instance: str, cache: EventCache) -> list[Event]:
+def read(conn: sqlite3.Connection, instance: str, cache: HistoryCache) -> list[Event]:
     rows = conn.execute(_LATEST_HISTORY, {"instance": to_blob(instance)}).fetchall()
     return _checked_history("read", instance, rows, cache)
 
 
 def read_execution(
-    conn: sqlite3.Connection, instance: str, execution_id: int, cache: EventCache
+    conn: sqlite3.Connection, instance: str, execution_id: int, cache: HistoryCache
 ) -> list[Event]:
     rows = conn.execute(_HISTORY, (to_blob(instance), execution_id)).fetchall()
     return _checked_history("read_execution", instance, rows, cache)
 
 
 def _checked_history(
-    operation: str, instance: str, rows: list[tuple[bytes]], cache: EventCache
+    operation: str, instance: str, rows: list[tuple[bytes]], cache: HistoryCache
 ) -> list[Event]:
     try:
         return cache.decode(rows)
@@ -604,13 +582,18 @@ def list_executions(conn: sqlite3.Connection, instance: str) -> list[int]:
 
 
 def append_history(
-    conn: sqlite3.Connection, now: int, instance: str, execution_id: int, events: Sequence[Event]
+    conn: sqlite3.Connection,
+    now: int,
+    instance: str,
+    execution_id: int,
+    events: Sequence[Event],
+    cache: HistoryCache,
 ) -> None:
     key = to_blob(instance)
     with _transaction(conn):
         conn.execute(_ENSURE_EXECUTION, (key, execution_id, Status.RUNNING.value, now))
         if events:
-            _insert_history(conn, "append_history", key, execution_id, events)
+            _insert_history(conn, "append_history", key, execution_id, events, cache)
 
 
 def corrupt_history(conn: sqlite3.Connection, now: int, instance: str, execution_id: int) -> None:

@@ -45,6 +45,7 @@ from provkit.contract.messages import ActivityExecute, OrchestratorMessage
 from provkit.reference_providers import _sqlite_admin as admin
 from provkit.reference_providers import _sqlite_ops as ops
 from provkit.reference_providers._sqlite_conn import DEFAULT_BUSY_TIMEOUT, Calls, open_connection
+from provkit.reference_providers._sqlite_decoded import HistoryCache
 from provkit.reference_providers._wakeup import NextWake, Wakeup, long_poll
 
 _T = TypeVar("_T")
@@ -63,6 +64,11 @@ _READ_ONLY = frozenset(
 )
 """Operations that only read: never batched into a write transaction (``Calls.read``)."""
 
+_REWRITES_HISTORY = frozenset(
+    {"corrupt_history", "delete_instance", "delete_instances", "prune_executions"}
+)
+"""Operations that change or remove stored events: kept decoded histories are dropped first."""
+
 
 class SqliteProvider:
     """A ``Provider`` on one SQLite connection: ``open_memory()`` or ``open_file(path)``.
@@ -78,7 +84,6 @@ class SqliteProvider:
     def __init__(self, conn: aiosqlite.Connection, name: str, clock: Clock | None) -> None:
         self.name = name
         self.capabilities = frozenset(Capability)
-        self._calls = Calls(conn)
         self._clock: Clock = SystemClock() if clock is None else clock
         self._closed = False
         self._orchestrator_wakeup = Wakeup()
@@ -90,7 +95,9 @@ class SqliteProvider:
         # share the file) and a counter are much cheaper than a uuid4 per fetch.
         self._token_prefix = secrets.token_hex(8) + "-"
         self._token_serial = itertools.count(1)
-        self._events = ops.EventCache()
+        self._decoded = HistoryCache()
+        # A rolled-back batch may have undone rows a fetch in it had read.
+        self._calls = Calls(conn, on_rollback=self._decoded.clear)
         self._undoing: set[asyncio.Task[None]] = set()
         self._directory_to_remove: str | None = None
 
@@ -158,7 +165,18 @@ class SqliteProvider:
             raise ProviderError(operation, "the provider is closed")
         if operation in _READ_ONLY:
             return await self._calls.read(operation, work)
+        if operation in _REWRITES_HISTORY:
+            work = self._forgetting_histories(work)
         return await self._calls.run(operation, work)
+
+    def _forgetting_histories(
+        self, work: Callable[[sqlite3.Connection], _T]
+    ) -> Callable[[sqlite3.Connection], _T]:
+        def forget_then_work(conn: sqlite3.Connection) -> _T:
+            self._decoded.clear()  # on the connection thread, before the rows change
+            return work(conn)
+
+        return forget_then_work
 
     # -- orchestrator queue --------------------------------------------------------------
 
@@ -184,7 +202,7 @@ class SqliteProvider:
                 return await self._run(
                     "fetch_orchestration_item",
                     lambda conn: ops.fetch_orchestration_item(
-                        conn, now, lock_ms, token, self._events
+                        conn, now, lock_ms, token, self._decoded
                     ),
                 )
             except asyncio.CancelledError:
@@ -217,7 +235,7 @@ class SqliteProvider:
                 orchestrator_items,
                 metadata,
                 cancelled_activities,
-                self._events,
+                self._decoded,
             ),
         )
         if worker_items:
@@ -314,12 +332,12 @@ class SqliteProvider:
     # -- history -------------------------------------------------------------------------
 
     async def read(self, instance: str) -> list[Event]:
-        return await self._run("read", lambda conn: ops.read(conn, instance, self._events))
+        return await self._run("read", lambda conn: ops.read(conn, instance, self._decoded))
 
     async def read_execution(self, instance: str, execution_id: int) -> list[Event]:
         return await self._run(
             "read_execution",
-            lambda conn: ops.read_execution(conn, instance, execution_id, self._events),
+            lambda conn: ops.read_execution(conn, instance, execution_id, self._decoded),
         )
 
     async def list_executions(self, instance: str) -> list[int]:
@@ -331,7 +349,9 @@ class SqliteProvider:
         now = self._clock.now_ms()
         await self._run(
             "append_history",
-            lambda conn: ops.append_history(conn, now, instance, execution_id, events),
+            lambda conn: ops.append_history(
+                conn, now, instance, execution_id, events, self._decoded
+            ),
         )
 
     # -- fault injection -----------------------------------------------------------------
