@@ -225,6 +225,46 @@ async def test_busy_timeout_is_how_long_a_write_waits_for_the_lock(tmp_path: Pat
         await SqliteProvider.open_file(path, busy_timeout=-1)
 
 
+@pytest.mark.asyncio
+async def test_writes_waiting_for_the_lock_keep_the_event_loop_running_and_their_order(
+    tmp_path: Path,
+) -> None:
+    """While another process holds the write lock, writes waiting for it never stall the
+    event loop (it keeps ticking every few ms); once the lock is free they commit in the order
+    made, and a read made after them sees both."""
+    path = tmp_path / "waiting.db"
+    async with await SqliteProvider.open_file(path, busy_timeout=5.0) as provider:
+        holder = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", HOLDER, str(path), "0.5", stdout=asyncio.subprocess.PIPE
+        )
+        assert holder.stdout is not None
+        assert await holder.stdout.readline() == b"locked\n"
+        first = asyncio.ensure_future(provider.enqueue_for_orchestrator(_start("first")))
+        for _ in range(100):  # until the first write met the lock and went to the thread
+            if provider._calls._on_thread:
+                break
+            await asyncio.sleep(0)
+        second = asyncio.ensure_future(provider.enqueue_for_orchestrator(_start("second")))
+        depths = asyncio.ensure_future(provider.get_queue_depths())
+        gaps, last = [], time.monotonic()
+        while not depths.done():
+            await asyncio.sleep(0.005)
+            now = time.monotonic()
+            gaps.append(now - last)
+            last = now
+        await asyncio.gather(first, second)
+        assert await holder.wait() == 0
+        taken = [await provider.fetch_orchestration_item(30.0) for _ in range(2)]
+    assert max(gaps) < 0.25, f"the event loop stalled {max(gaps):.2f} s"
+    assert len(gaps) >= 10
+    assert depths.result().orchestrator == 2
+    assert [item.instance for item in taken if item is not None] == ["first", "second"]
+
+
+def _start(instance: str) -> StartOrchestration:
+    return StartOrchestration(instance=instance, orchestration="o", input="1")
+
+
 def _read_only_place(tmp_path: Path) -> Path:
     """A directory this process cannot create files in (root ignores permission bits)."""
     directory = tmp_path / "read-only"

@@ -263,7 +263,6 @@ async def calls() -> AsyncIterator[tuple[Calls, list[str]]]:
     """``Calls`` on a fresh in-memory connection with a table ``t``, and the SQL it runs."""
     conn = await open_connection(":memory:", wal=False)
     statements: list[str] = []
-    runner = Calls(conn, on_rollback=lambda: statements.append(ROLLED_BACK))
 
     def prepare(raw: sqlite3.Connection) -> None:
         raw.execute("CREATE TABLE t (n INTEGER PRIMARY KEY)")
@@ -275,7 +274,10 @@ async def calls() -> AsyncIterator[tuple[Calls, list[str]]]:
         raw.execute("PRAGMA foreign_keys = ON")
         raw.set_trace_callback(statements.append)
 
-    await runner.run("prepare", prepare)
+    # Outside any transaction: a PRAGMA inside one does nothing.
+    await call(conn, "prepare", prepare)
+    runner = Calls(conn, on_rollback=lambda: statements.append(ROLLED_BACK))
+    statements.clear()  # what Calls set up for itself
     try:
         yield runner, statements
     finally:
@@ -343,11 +345,19 @@ async def test_calls_made_together_commit_once_and_each_fails_alone(
     assert await runner.run("read", stored) == [1, 3]
 
 
-async def test_a_lone_call_runs_in_its_own_transaction(calls: tuple[Calls, list[str]]) -> None:
-    """A call with nothing queued beside it runs exactly as it would alone: no savepoint."""
+async def test_a_lone_call_runs_in_a_transaction_of_its_own(
+    calls: tuple[Calls, list[str]],
+) -> None:
+    """A call with nothing queued beside it commits alone, its work in a savepoint."""
     runner, statements = calls
     assert await runner.run("one", insert(1)) == 1
-    assert statements == ["BEGIN IMMEDIATE", "INSERT INTO t (n) VALUES (1)", "COMMIT"]
+    assert statements == [
+        "BEGIN IMMEDIATE",
+        "SAVEPOINT unit",
+        "INSERT INTO t (n) VALUES (1)",
+        "RELEASE unit",
+        "COMMIT",
+    ]
 
 
 async def test_a_failed_batch_commit_fails_every_call_and_keeps_nothing(

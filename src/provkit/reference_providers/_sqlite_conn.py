@@ -1,14 +1,15 @@
 """The SQLite provider's connection: opening it, its schema, batched calls and error mapping.
 
-Everything here runs SQL on the aiosqlite worker thread; nothing here knows what the tables
-mean. No sqlite3 or aiosqlite exception may leave ``call`` or ``Calls.run``: they become
-``ProviderError``s.
+SQL runs on the event loop's thread, or on the aiosqlite worker thread when it must wait for
+a lock (``Calls``); nothing here knows what the tables mean. No sqlite3 or aiosqlite
+exception may leave ``call`` or ``Calls.run``: they become ``ProviderError``s.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import math
 import os
 import sqlite3
@@ -138,7 +139,7 @@ async def open_connection(
         raise ValueError(f"busy_timeout must be a number of seconds >= 0, got {busy_timeout!r}")
     if target != ":memory:":
         await asyncio.to_thread(_check_location, target)
-    pending = aiosqlite.connect(target, isolation_level=None)
+    pending = aiosqlite.connect(target, isolation_level=None, check_same_thread=False)
     # aiosqlite's worker thread is not a daemon: an unclosed connection would make the
     # interpreter wait for it forever at exit. It only serves this connection, and SQLite
     # keeps every committed transaction whatever state the thread dies in.
@@ -256,15 +257,20 @@ _Outcome = tuple["asyncio.Future[Any]", bool, Any]
 
 
 class Calls:
-    """Runs units of work on an open connection's thread; calls that queue up share a hop.
+    """Runs units of work on an open connection; calls that queue up share one transaction.
 
-    Calls made with ``run`` while the thread is busy with earlier ones (or within one
-    event-loop step) run back to back in one hop as one transaction: ``BEGIN IMMEDIATE``,
-    each call (a call's own transaction becomes a savepoint, see ``_sqlite_ops``), one
-    ``COMMIT``. Every result is reported after that commit, all at once; a failed commit
-    fails every call of the batch. A lone call runs exactly as it would alone. A call whose
-    caller is cancelled still runs. Calls made with ``read`` are never part of a batch.
-    ``on_rollback`` runs on the connection thread whenever a batch's work is rolled back.
+    A call normally runs on the event loop's own thread: the calls made within one step of
+    the loop are queued and, at the end of that step, run back to back as one transaction:
+    ``BEGIN IMMEDIATE``, each call (its own transaction becomes a savepoint, see
+    ``_sqlite_ops``), one ``COMMIT``. Every result is reported after that commit, all at once;
+    a failed commit fails every call of the batch, and a call failing alone rolls back only
+    its own savepoint. Short transactions cost tens of microseconds, far less than a hop to
+    another thread and back. A batch that would wait for the write lock (another connection
+    holds it) moves to the connection's own thread, where it waits up to the connection's
+    ``busy_timeout`` without stalling the loop; calls made while that thread has work run
+    there too, in order, sharing a hop in the same way. A call whose caller is cancelled
+    still runs. Calls made with ``read`` are never part of a batch. ``on_rollback`` runs
+    (on whichever thread ran the batch) whenever a batch's work is rolled back.
     """
 
     def __init__(
@@ -275,19 +281,27 @@ class Calls:
         self._lock = threading.Lock()
         self._pending: list[_Call] = []
         self._closed = False
+        self._queued: list[_Call] = []
+        self._queued_reads: list[_Call] = []
+        self._on_thread = 0
+        """Hops handed to the connection's thread and not finished: the loop keeps off it."""
+        # The loop thread never waits for a lock; its thread waits up to what was configured.
+        raw = conn._conn
+        self._busy_timeout_ms: int = raw.execute("PRAGMA busy_timeout").fetchone()[0]
+        raw.execute("PRAGMA busy_timeout = 0")
 
     async def run(self, operation: str, work: Callable[[sqlite3.Connection], _T]) -> _T:
-        """``work(connection)`` on the connection's thread; errors become ``ProviderError``s."""
+        """``work(connection)`` in a transaction; errors become ``ProviderError``s."""
         if self._closed:
             raise ProviderError(operation, "the connection is closed")
-        future: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
-        with self._lock:
-            self._pending.append((future, operation, work))
-            first = len(self._pending) == 1
-        if first:
-            # aiosqlite's own queue protocol, as its _execute uses it: (future or None,
-            # function), run in order on the connection thread. No future: _run_batch reports.
-            self._conn._tx.put_nowait((None, self._run_batch))
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[_T] = loop.create_future()
+        if self._on_thread:
+            self._to_thread([(future, operation, work)])
+        else:
+            self._queued.append((future, operation, work))
+            if len(self._queued) == 1:
+                loop.call_soon(self._run_queued)
         return await future
 
     async def read(self, operation: str, work: Callable[[sqlite3.Connection], _T]) -> _T:
@@ -300,23 +314,100 @@ class Calls:
         """
         if self._closed:
             raise ProviderError(operation, "the connection is closed")
-        return await call(self._conn, operation, lambda raw: _read_only(raw, work))
+        future: asyncio.Future[_T] = asyncio.get_running_loop().create_future()
+        if self._queued:
+            self._queued_reads.append((future, operation, work))
+        else:
+            self._read_now((future, operation, work))
+        return await future
 
     async def close(self) -> None:
         """Let queued calls finish, then close the connection; later calls raise."""
         self._closed = True
+        self._run_queued()
         await self._conn.close()
+
+    def _run_queued(self) -> None:
+        batch, self._queued = self._queued, []
+        reads, self._queued_reads = self._queued_reads, []
+        if batch and self._on_thread:
+            self._to_thread(batch)
+        elif batch:
+            raw = self._conn._conn
+            try:
+                outcomes = _run_on_loop(raw, batch, self._on_rollback)
+            except BaseException as exc:  # never leave a caller waiting forever
+                if raw.in_transaction:
+                    raw.execute("ROLLBACK")
+                self._on_rollback()
+                outcomes = [(f, False, _unexpected(operation, exc)) for f, operation, _ in batch]
+            if outcomes is None:  # the write lock is held elsewhere: wait for it on the thread
+                self._to_thread(batch)
+            else:
+                _report(outcomes)
+        for read in reads:
+            self._read_now(read)
+
+    def _read_now(self, read: _Call) -> None:
+        future, operation, work = read
+        if self._on_thread:
+            # Behind the thread's queued work, in order.
+            self._count_hop(1)
+            hop = asyncio.ensure_future(
+                call(self._conn, operation, lambda raw: _read_only(raw, work))
+            )
+            hop.add_done_callback(functools.partial(self._read_done, future))
+            return
+        try:
+            outcome: _Outcome = (future, True, _read_only(self._conn._conn, work))
+        except ProviderError as exc:
+            outcome = (future, False, exc)
+        except Exception as exc:
+            outcome = (future, False, provider_error(operation, exc))
+        _report([outcome])
+
+    def _read_done(self, future: asyncio.Future[Any], hop: asyncio.Future[Any]) -> None:
+        self._count_hop(-1)
+        if future.done():  # the caller was cancelled
+            return
+        exc = hop.exception()
+        if exc is None:
+            future.set_result(hop.result())
+        else:
+            future.set_exception(exc)
+
+    def _count_hop(self, change: int) -> None:
+        with self._lock:
+            self._on_thread += change
+
+    def _to_thread(self, batch: list[_Call]) -> None:
+        with self._lock:
+            first = not self._pending
+            self._pending.extend(batch)
+            if first:
+                self._on_thread += 1
+        if first:
+            # aiosqlite's own queue protocol, as its _execute uses it: (future or None,
+            # function), run in order on the connection thread. No future: _run_batch reports.
+            self._conn._tx.put_nowait((None, self._run_batch))
 
     def _run_batch(self) -> None:
         with self._lock:
             batch, self._pending = self._pending, []
+        raw = self._conn._conn
         try:
-            outcomes = _run_together(self._conn._conn, batch, self._on_rollback)
+            raw.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+            try:
+                outcomes = _run_together(raw, batch, self._on_rollback)
+            finally:
+                raw.execute("PRAGMA busy_timeout = 0")
         except BaseException as exc:  # never leave a caller waiting forever
             self._on_rollback()
             outcomes = [
                 (future, False, _unexpected(operation, exc)) for future, operation, _ in batch
             ]
+        # Done with the connection: the loop thread may use it again.
+        self._count_hop(-1)
         loops = {future.get_loop() for future, _, _ in outcomes}
         for loop in loops:
             mine = [outcome for outcome in outcomes if outcome[0].get_loop() is loop]
@@ -343,6 +434,13 @@ def _run_together(
         raw.execute("BEGIN IMMEDIATE")
     except Exception as exc:
         return [(future, False, provider_error(operation, exc)) for future, operation, _ in batch]
+    return _run_begun(raw, batch, on_rollback)
+
+
+def _run_begun(
+    raw: sqlite3.Connection, batch: list[_Call], on_rollback: Callable[[], None]
+) -> list[_Outcome]:
+    """Run ``batch`` in the transaction just begun, then commit it."""
     outcomes: list[_Outcome] = []
     for n, call in enumerate(batch):
         outcomes.append(_run_one(raw, call))
@@ -364,6 +462,20 @@ def _run_together(
         on_rollback()
         return [(future, False, provider_error(operation, exc)) for future, operation, _ in batch]
     return outcomes
+
+
+def _run_on_loop(
+    raw: sqlite3.Connection, batch: list[_Call], on_rollback: Callable[[], None]
+) -> list[_Outcome] | None:
+    """``batch`` as one transaction, or None (nothing run) if the write lock is held elsewhere."""
+    try:
+        raw.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as exc:
+        extended: int | None = getattr(exc, "sqlite_errorcode", None)
+        if extended is not None and extended & 0xFF == sqlite3.SQLITE_BUSY:
+            return None
+        return [(future, False, provider_error(operation, exc)) for future, operation, _ in batch]
+    return _run_begun(raw, batch, on_rollback)
 
 
 def _rolled_back(outcome: _Outcome, operation: str) -> _Outcome:

@@ -1,8 +1,9 @@
 """What the SQLite provider keeps decoded between calls, so a turn costs what is new in it.
 
-Two caches, both used on the connection's thread only: events by their stored text (each
-text is decoded once), and the whole decoded history of each execution a fetch returned, so
-the next fetch of that execution reads only the rows stored after it. Neither decides a
+Two caches, used only by the connection's units of work (one at a time, see ``Calls``):
+events by their stored text (each text is decoded once), and the whole decoded history of
+each execution a fetch returned, so the next fetch of that execution reads only the rows
+stored after it. Neither decides a
 result: whatever they keep or forget, every call returns what the database holds.
 """
 

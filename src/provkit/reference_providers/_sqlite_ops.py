@@ -1,8 +1,8 @@
 """The SQLite provider's transactions: one plain function per provider operation.
 
-Each function is a whole unit of work run on the connection thread (``BEGIN IMMEDIATE`` ...
+Each function is a whole unit of work run on the connection (``BEGIN IMMEDIATE`` ...
 ``COMMIT``, rolled back on any error; a savepoint when it runs in a batch of calls committed
-together), so a provider call costs at most one thread hop. "Now" is a parameter computed
+together, see ``_sqlite_conn.Calls``). "Now" is a parameter computed
 from the provider's clock: SQL's own time functions are never used. Routing uses only the
 contract's precomputed fields; events and messages are stored as opaque codec text.
 """

@@ -1,7 +1,8 @@
 """The SQLite reference provider (aiosqlite), in memory or on a WAL file, plus its factories.
 
-Every provider call is one transaction run on the connection's thread; calls that queue up
-share one hop and one commit (``_sqlite_conn.Calls``). "Now" comes from the injected clock.
+Every provider call is one unit of work in a transaction; the calls made in one step of the
+event loop share one commit, run on the loop's thread unless a write must wait for another
+connection's lock (``_sqlite_conn.Calls``). "Now" comes from the injected clock.
 Only ``provkit.contract`` errors ever leave a call.
 """
 
@@ -141,14 +142,14 @@ class SqliteProvider:
     def _wake_early(wakeup: Wakeup, count: int) -> None:
         # Called between creating an operation's coroutine and awaiting it. A woken fetch
         # resumes only once this task suspends, and by then the operation is queued on the
-        # connection thread: the fetch's attempt runs after it (calls run in order) and sees
+        # connection: the fetch's attempt runs after it (calls run in order) and sees
         # its effects, without waiting for its result to come back first. Should the
         # operation fail, the fetch merely finds nothing.
         wakeup.notify(count)
 
     def _undo(self, work: Callable[[sqlite3.Connection], None]) -> None:
-        # A fetch cancelled while its call was in flight still runs on the connection
-        # thread; this queues the undo right behind it, so the lock it may have taken is
+        # A fetch cancelled while its call was queued still runs; this queues the undo
+        # right behind it, so the lock it may have taken is
         # released now instead of blocking the instance until it expires.
         task = asyncio.get_running_loop().create_task(self._calls.run("undo fetch", work))
         self._undoing.add(task)
@@ -173,7 +174,7 @@ class SqliteProvider:
         self, work: Callable[[sqlite3.Connection], _T]
     ) -> Callable[[sqlite3.Connection], _T]:
         def forget_then_work(conn: sqlite3.Connection) -> _T:
-            self._decoded.clear()  # on the connection thread, before the rows change
+            self._decoded.clear()  # where the work runs, before the rows change
             return work(conn)
 
         return forget_then_work
