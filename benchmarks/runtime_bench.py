@@ -12,12 +12,16 @@ Workloads (each prints one JSON line per measurement, then a readable summary on
 - ``delay``: the stress fan-out with 10 ms activities at 1/1 and 2/2; activities/s against
   the ceiling and the overhead per activity above the nominal delay (the stress column), the
   activity's measured own duration, the slot time beyond that (``runtime_ms_per_activity``),
-  and how precisely a bare ``asyncio.sleep`` of the delay sleeps on this machine.
+  the share of slot time the activities themselves took (``own_ceiling_pct``: the ceiling
+  reached were the sleep precise), and how precisely a bare ``asyncio.sleep`` of the delay
+  sleeps on this machine.
 
 CPU is the process's own (every thread, SQLite's included) from ``time.process_time``; the
 stress workloads also give the event-loop thread's share (``loop_cpu_ms_per_orch``) and,
-where the checkout has it, the history check of what storage holds. Their CPU covers the
-whole stress run (provider set-up and history check included). ``--profile PATH`` runs any
+where the checkout has it, the history check of what storage holds. Their
+``cpu_ms_per_orch`` covers the whole stress run (provider set-up and history check
+included); ``run_cpu_ms_per_orch`` only the run itself, from launching the first instance to
+the end of the drain (between the first and the last progress report). ``--profile PATH`` runs any
 workload under cProfile, timing the event-loop thread's CPU (other load on the machine does
 not show in it). The script uses only provkit's public API, so the same file measures any
 checkout: run it with each checkout's interpreter (``compare.py`` does that, alternating the
@@ -162,8 +166,16 @@ def _timed_fanout(durations: list[float]) -> Scenario:
 
 async def _stress(config: StressConfig) -> dict[str, Any]:
     durations: list[float] = []
+    # Progress reports come at the start of the run and right after its drain, before the
+    # history check: the CPU between the first and the last is the run's own.
+    progress_cpu: list[float] = []
     cpu, loop_cpu = time.process_time(), time.thread_time()
-    result = await run_stress_test(FileSqliteFactory(), config, scenario=_timed_fanout(durations))
+    result = await run_stress_test(
+        FileSqliteFactory(),
+        config,
+        scenario=_timed_fanout(durations),
+        on_progress=lambda _: progress_cpu.append(time.process_time()),
+    )
     cpu, loop_cpu = time.process_time() - cpu, time.thread_time() - loop_cpu
     delay = config.activity_delay_ms
     record: dict[str, Any] = {
@@ -176,6 +188,9 @@ async def _stress(config: StressConfig) -> dict[str, Any]:
         "orch_per_s": round(result.completed / result.elapsed_secs, 2),
         "activities_per_s": round(result.activities / result.elapsed_secs, 2),
         "cpu_ms_per_orch": round(cpu * 1000 / max(result.completed, 1), 4),
+        "run_cpu_ms_per_orch": round(
+            (progress_cpu[-1] - progress_cpu[0]) * 1000 / max(result.completed, 1), 4
+        ),
         "loop_cpu_ms_per_orch": round(loop_cpu * 1000 / max(result.completed, 1), 4),
     }
     history = getattr(result, "history", None)  # checkouts before the history check lack it
@@ -191,6 +206,9 @@ async def _stress(config: StressConfig) -> dict[str, Any]:
         # Slot time beyond what the activity itself took: the runtime's and the provider's
         # share, without the sleep's own lateness (which overhead_ms_per_activity includes).
         record["runtime_ms_per_activity"] = round(slot_ms - own_ms, 4)
+        # The ceiling the activities' own durations allow: what the row would reach at the
+        # nominal ceiling were the sleep precise.
+        record["own_ceiling_pct"] = round(100.0 * own_ms / slot_ms, 2)
     return record
 
 

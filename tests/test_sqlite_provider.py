@@ -43,12 +43,12 @@ from provkit.contract import messages as msg
 from provkit.reference_providers import FileSqliteFactory, InMemorySqliteFactory, SqliteProvider
 from provkit.reference_providers._sqlite_conn import (
     Calls,
+    UnitOfWork,
     call,
     open_connection,
     provider_error,
 )
 from provkit.reference_providers._sqlite_decoded import EventCache
-from provkit.reference_providers._sqlite_ops import _transaction
 
 pytestmark = pytest.mark.asyncio
 
@@ -292,7 +292,7 @@ def insert(n: int, fail: bool = False) -> Callable[[sqlite3.Connection], int]:
     """A unit of work inserting ``n`` in its own transaction (failing afterwards if asked)."""
 
     def work(raw: sqlite3.Connection) -> int:
-        with _transaction(raw):
+        with UnitOfWork(raw):
             raw.execute("INSERT INTO t (n) VALUES (?)", (n,))
             if fail:
                 raise LockLostError("insert", f"no lock for {n}")
@@ -326,10 +326,26 @@ async def run_together(
     return await results
 
 
+async def test_calls_made_together_that_succeed_share_one_commit_without_savepoints(
+    calls: tuple[Calls, list[str]],
+) -> None:
+    """Three calls queued at once that all succeed run back to back in one transaction."""
+    runner, statements = calls
+    assert await run_together(runner, *((str(n), insert(n)) for n in (1, 2, 3))) == [1, 2, 3]
+    assert statements == [
+        "BEGIN IMMEDIATE",
+        "INSERT INTO t (n) VALUES (1)",
+        "INSERT INTO t (n) VALUES (2)",
+        "INSERT INTO t (n) VALUES (3)",
+        "COMMIT",
+    ]
+
+
 async def test_calls_made_together_commit_once_and_each_fails_alone(
     calls: tuple[Calls, list[str]],
 ) -> None:
-    """Three calls queued at once share one commit; the failing one's writes alone roll back."""
+    """When one of three calls queued at once fails, the batch runs again with a savepoint per
+    call: one commit, and the failing call's writes alone are rolled back."""
     runner, statements = calls
     results = await run_together(
         runner, ("one", insert(1)), ("two", insert(2, fail=True)), ("three", insert(3))
@@ -338,26 +354,22 @@ async def test_calls_made_together_commit_once_and_each_fails_alone(
     assert isinstance(results[1], LockLostError)
     assert [s for s in statements if s in ("BEGIN IMMEDIATE", "COMMIT", "ROLLBACK")] == [
         "BEGIN IMMEDIATE",
+        "ROLLBACK",
+        "BEGIN IMMEDIATE",
         "COMMIT",
     ]
     assert statements.count("SAVEPOINT unit") == 3
-    assert ROLLED_BACK not in statements
+    assert statements.count("ROLLBACK TO unit") == 1
     assert await runner.run("read", stored) == [1, 3]
 
 
 async def test_a_lone_call_runs_in_a_transaction_of_its_own(
     calls: tuple[Calls, list[str]],
 ) -> None:
-    """A call with nothing queued beside it commits alone, its work in a savepoint."""
+    """A call with nothing queued beside it commits alone."""
     runner, statements = calls
     assert await runner.run("one", insert(1)) == 1
-    assert statements == [
-        "BEGIN IMMEDIATE",
-        "SAVEPOINT unit",
-        "INSERT INTO t (n) VALUES (1)",
-        "RELEASE unit",
-        "COMMIT",
-    ]
+    assert statements == ["BEGIN IMMEDIATE", "INSERT INTO t (n) VALUES (1)", "COMMIT"]
 
 
 async def test_a_failed_batch_commit_fails_every_call_and_keeps_nothing(
@@ -395,7 +407,7 @@ async def test_a_batch_whose_transaction_is_lost_fails_the_calls_before_and_reru
     assert [type(r) for r in results[:2]] == [TransientError, TransientError]
     assert results[0].retryable is True  # type: ignore[union-attr]
     assert results[2] == 3
-    assert statements.count(ROLLED_BACK) == 1
+    assert statements.count(ROLLED_BACK) == 2  # the first attempt, then the one in savepoints
     assert await runner.run("read", stored) == [3]
 
 

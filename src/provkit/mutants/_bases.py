@@ -18,6 +18,7 @@ from typing import Any, ClassVar, TypeVar, cast
 
 from provkit.contract import Provider, ProviderFactory, ProviderWrapper
 from provkit.reference_providers import MemoryProvider, SqliteProvider
+from provkit.reference_providers import _sqlite_conn as sqlite_conn
 from provkit.reference_providers import _sqlite_ops as ops
 
 _T = TypeVar("_T")
@@ -90,22 +91,25 @@ class SqliteMutant(SqliteProvider):
 
 
 SqlEdits = Mapping[str, Mapping[str, str]]
-"""Provider operation -> {SQL text as written in ``_sqlite_ops`` -> its broken replacement}."""
+"""Provider operation -> {SQL text as written in the provider -> its broken replacement}.
+
+Replacements apply in order, each to the statement as the previous ones left it."""
 
 
 class SqlEditMutant(SqliteMutant):
     """Runs the SQL of the operations named in ``sql_edits`` with those text replacements.
 
-    Every replaced text must occur in ``_sqlite_ops``, so a bug cannot silently vanish when
-    the reference provider's SQL is reworded: asking for the factory then raises
-    ``LookupError`` (which the plugin reports as a bad ``--provider``).
+    Every replaced text must occur in ``_sqlite_ops`` (or, for the statements framing a unit
+    of work, in ``_sqlite_conn``), so a bug cannot silently vanish when the reference
+    provider's SQL is reworded: asking for the factory then raises ``LookupError`` (which the
+    plugin reports as a bad ``--provider``).
     """
 
     sql_edits: ClassVar[SqlEdits] = {}
 
     @classmethod
     def factory(cls) -> ProviderFactory:
-        source = inspect.getsource(ops)
+        source = inspect.getsource(ops) + inspect.getsource(sqlite_conn)
         missing = [old for edits in cls.sql_edits.values() for old in edits if old not in source]
         if missing:
             raise LookupError(f"{cls.__name__}: SQL text no longer in _sqlite_ops: {missing}")

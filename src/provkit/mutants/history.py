@@ -18,6 +18,7 @@ from provkit.contract.events import Event
 from provkit.contract.messages import ActivityExecute, OrchestratorMessage
 from provkit.mutants._bases import Breaks, MemoryMutant, SqlEditMutant, SqlEdits, SqliteMutant
 from provkit.reference_providers import _sqlite_ops as ops
+from provkit.reference_providers._sqlite_conn import UnitOfWork
 from provkit.reference_providers._sqlite_decoded import HistoryCache
 from provkit.reference_providers._values import to_blob
 from provkit.reference_providers.memory import _Instance
@@ -119,7 +120,7 @@ def _insert_only_history(
     events: Sequence[Event],
     cache: HistoryCache,
 ) -> None:
-    with ops._transaction(conn):
+    with UnitOfWork(conn):
         ops._insert_history(conn, "append_history", key, execution_id, events, cache)
 
 

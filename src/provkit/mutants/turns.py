@@ -462,7 +462,11 @@ class AckNotAtomic(SqlEditMutant):
     """Bug: an ack that fails part-way commits the parts it had already written."""
 
     breaks = Breaks("Provider.ack_orchestration_item", "On any failure nothing is applied")
-    sql_edits: ClassVar[SqlEdits] = {"ack_orchestration_item": {"ROLLBACK": "COMMIT"}}
+    # Undoing a failed unit keeps what it wrote: as a savepoint in a batch (the first
+    # attempt's failure has the batch run again with savepoints) and as a transaction alone.
+    sql_edits: ClassVar[SqlEdits] = {
+        "ack_orchestration_item": {"ROLLBACK TO unit": "SELECT 'kept'", "ROLLBACK": "COMMIT"}
+    }
 
 
 class FailedAckReleasesLock(SqliteMutant):

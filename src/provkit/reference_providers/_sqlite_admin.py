@@ -24,7 +24,7 @@ from provkit.contract import (
     Status,
     SystemMetrics,
 )
-from provkit.reference_providers._sqlite_ops import _transaction as transaction
+from provkit.reference_providers._sqlite_conn import UnitOfWork as transaction
 from provkit.reference_providers._sqlite_ops import remove_instances
 from provkit.reference_providers._values import from_blob, to_blob
 

@@ -16,7 +16,8 @@ import sqlite3
 import tempfile
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar, cast
+from types import TracebackType
+from typing import Any, Literal, TypeVar, cast
 
 import aiosqlite
 
@@ -120,6 +121,14 @@ _TRANSIENT_CODES = frozenset(
 _CORRUPT_CODES = frozenset({sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB})
 
 
+PAGE_SIZE = 2048
+"""Bytes per page of a database this module creates."""
+CACHE_KIB = 65_536
+"""Page cache per connection (KiB): the working set of a busy store stays in memory."""
+CHECKPOINT_PAGES = 4000
+"""WAL pages (8 MiB) after which a commit copies them back into the database file; each
+checkpoint then copies a page changed many times once."""
+
 DEFAULT_BUSY_TIMEOUT = 5.0
 """Seconds a write waits for another connection's write lock before failing as transient."""
 
@@ -204,11 +213,16 @@ def _prepare(raw: sqlite3.Connection, wal: bool, busy_timeout: float) -> None:
     raw.text_factory = bytes
     raw.execute(f"PRAGMA busy_timeout = {round(busy_timeout * 1000)}")
     raw.execute("PRAGMA temp_store = MEMORY")
+    # Rows are small and every commit appends each page it changed to the WAL whole: smaller
+    # pages make commits cheaper (a new database only; an existing one keeps its size).
+    raw.execute(f"PRAGMA page_size = {PAGE_SIZE}")
+    raw.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
     if wal:
         mode = raw.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if mode != b"wal":
             raise ProviderError("open", f"cannot switch to WAL (journal mode {mode!r})")
         raw.execute("PRAGMA synchronous = NORMAL")
+        raw.execute(f"PRAGMA wal_autocheckpoint = {CHECKPOINT_PAGES}")
     raw.execute("BEGIN IMMEDIATE")
     try:
         version = raw.execute("PRAGMA user_version").fetchone()[0]
@@ -250,6 +264,65 @@ async def call(
         raise
     except Exception as exc:
         raise provider_error(operation, exc) from exc
+
+
+_batch = threading.local()
+"""``plain`` is true while this thread runs a batch's units back to back without savepoints."""
+
+
+class UnitOfWork:
+    """``with UnitOfWork(conn):`` runs the block as one unit of work.
+
+    Alone, that is a transaction of its own (``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back
+    on any error). Inside a batch that commits as a whole (``Calls``) it is a savepoint, so
+    the unit still succeeds or fails alone; on a batch's first attempt it is nothing at all,
+    since a failure there has the whole batch rolled back and run again with savepoints. A
+    class, not a generator-based context manager: it wraps every provider call.
+    """
+
+    __slots__ = ("_conn", "_nested")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+        self._nested: bool | None = False
+        """False: its own transaction; True: a savepoint; None: plain part of a batch."""
+
+    def __enter__(self) -> None:
+        conn = self._conn
+        if not conn.in_transaction:
+            # IMMEDIATE takes the write lock up front, so a transaction never upgrades from
+            # reader to writer halfway (the classic source of SQLITE_BUSY and lost claims).
+            conn.execute("BEGIN IMMEDIATE")
+        elif getattr(_batch, "plain", False):
+            self._nested = None
+        else:
+            self._nested = True
+            conn.execute("SAVEPOINT unit")
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._nested is None:
+            return
+        if exc_type is None:
+            try:
+                self._conn.execute("RELEASE unit" if self._nested else "COMMIT")
+                return
+            except BaseException:
+                self._undo()
+                raise
+        self._undo()
+
+    def _undo(self) -> None:
+        conn = self._conn
+        if self._nested:
+            conn.execute("ROLLBACK TO unit")
+            conn.execute("RELEASE unit")
+        elif conn.in_transaction:
+            conn.execute("ROLLBACK")
 
 
 _Call = tuple["asyncio.Future[Any]", str, Callable[[sqlite3.Connection], Any]]
@@ -454,6 +527,15 @@ def _run_begun(
             on_rollback()
             rest = batch[n + 1 :]
             return lost + (_run_together(raw, rest, on_rollback) if rest else [])
+    return _commit(raw, batch, outcomes, on_rollback)
+
+
+def _commit(
+    raw: sqlite3.Connection,
+    batch: list[_Call],
+    outcomes: list[_Outcome],
+    on_rollback: Callable[[], None],
+) -> list[_Outcome]:
     try:
         raw.execute("COMMIT")
     except Exception as exc:
@@ -467,7 +549,38 @@ def _run_begun(
 def _run_on_loop(
     raw: sqlite3.Connection, batch: list[_Call], on_rollback: Callable[[], None]
 ) -> list[_Outcome] | None:
-    """``batch`` as one transaction, or None (nothing run) if the write lock is held elsewhere."""
+    """``batch`` as one transaction, or None (nothing run) if the write lock is held elsewhere.
+
+    Units almost always succeed, so the first attempt runs them without savepoints (two
+    statements fewer per call). Should one fail, everything is rolled back and the batch
+    runs again, each unit in a savepoint, so that it fails alone.
+    """
+    begun = _begin(raw, batch)
+    if begun is not True:
+        return begun
+    outcomes: list[_Outcome] = []
+    _batch.plain = True
+    try:
+        for call in batch:
+            outcomes.append(_run_one(raw, call))
+            if not outcomes[-1][1] or not raw.in_transaction:
+                break
+    finally:
+        _batch.plain = False
+    if len(outcomes) == len(batch) and outcomes[-1][1] and raw.in_transaction:
+        return _commit(raw, batch, outcomes, on_rollback)
+    if raw.in_transaction:
+        raw.execute("ROLLBACK")
+    on_rollback()
+    begun = _begin(raw, batch)
+    if begun is not True:
+        return begun
+    return _run_begun(raw, batch, on_rollback)
+
+
+def _begin(raw: sqlite3.Connection, batch: list[_Call]) -> Literal[True] | list[_Outcome] | None:
+    """``BEGIN IMMEDIATE`` without waiting: True, None if the write lock is held elsewhere, or
+    the failure of every call."""
     try:
         raw.execute("BEGIN IMMEDIATE")
     except sqlite3.Error as exc:
@@ -475,7 +588,7 @@ def _run_on_loop(
         if extended is not None and extended & 0xFF == sqlite3.SQLITE_BUSY:
             return None
         return [(future, False, provider_error(operation, exc)) for future, operation, _ in batch]
-    return _run_begun(raw, batch, on_rollback)
+    return True
 
 
 def _rolled_back(outcome: _Outcome, operation: str) -> _Outcome:

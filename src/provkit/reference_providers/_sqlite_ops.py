@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 from provkit.contract import (
     INITIAL_EXECUTION_ID,
@@ -28,6 +27,7 @@ from provkit.contract import (
 )
 from provkit.contract.events import Event
 from provkit.contract.messages import ActivityExecute, OrchestratorMessage
+from provkit.reference_providers._sqlite_conn import UnitOfWork
 from provkit.reference_providers._sqlite_decoded import HistoryCache
 from provkit.reference_providers._values import from_blob, to_blob
 from provkit.reference_providers._values import ms as ms  # re-exported: ops.ms
@@ -35,32 +35,6 @@ from provkit.reference_providers._wakeup import NextWake
 
 _CORRUPT_HISTORY = "\x00corrupted by provkit fault injection: not JSON"
 _CORRUPT_MESSAGE = "\x00corrupted by provkit fault injection: not a message"
-
-
-@contextmanager
-def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
-    if conn.in_transaction:
-        # Run in a batch that commits as a whole (``_sqlite_conn.Calls``): this unit of
-        # work still succeeds or fails alone.
-        conn.execute("SAVEPOINT unit")
-        try:
-            yield
-            conn.execute("RELEASE unit")
-        except BaseException:
-            conn.execute("ROLLBACK TO unit")
-            conn.execute("RELEASE unit")
-            raise
-        return
-    # IMMEDIATE takes the write lock up front, so a transaction never upgrades from reader
-    # to writer halfway (the classic source of SQLITE_BUSY and lost claims).
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        yield
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
 
 
 # -- rows --------------------------------------------------------------------------------
@@ -188,7 +162,7 @@ SELECT MIN(at) FROM (
 def fetch_orchestration_item(
     conn: sqlite3.Connection, now: int, lock_ms: int, token: str, cache: HistoryCache
 ) -> tuple[OrchestrationItem | None, NextWake]:
-    with _transaction(conn):
+    with UnitOfWork(conn):
         while True:
             candidate = conn.execute(_CANDIDATE, {"now": now}).fetchone()
             if candidate is None:
@@ -292,7 +266,7 @@ def ack_orchestration_item(
     turn, or the turn sent them to itself), plus one per new message that wakes a fetch.
     """
     operation = "ack_orchestration_item"
-    with _transaction(conn):
+    with UnitOfWork(conn):
         # Releasing first saves a statement: any failure below rolls the release back too.
         released = conn.execute(_RELEASE_LOCK, (token,)).fetchall()
         if not released:
@@ -368,7 +342,7 @@ def abandon_orchestration_item(
 ) -> None:
     # An expired lock that nobody re-took still carries this token: it stays (a later fetch
     # takes it over), and the batch keeps its tag until then, so nothing changes.
-    with _transaction(conn):
+    with UnitOfWork(conn):
         released = conn.execute(
             "DELETE FROM instance_locks WHERE token = ? AND locked_until > ? RETURNING instance",
             (token, now),
@@ -494,7 +468,7 @@ def forget_work_fetch(conn: sqlite3.Connection, now: int, token: str) -> None:
 def ack_work_item(
     conn: sqlite3.Connection, now: int, token: str, completion: OrchestratorMessage | None
 ) -> None:
-    with _transaction(conn):
+    with UnitOfWork(conn):
         deleted = conn.execute(
             "DELETE FROM worker_queue WHERE id = ? AND token = ? AND visible_at > ? RETURNING id",
             (_leased_row(token), token, now),
@@ -590,7 +564,7 @@ def append_history(
     cache: HistoryCache,
 ) -> None:
     key = to_blob(instance)
-    with _transaction(conn):
+    with UnitOfWork(conn):
         conn.execute(_ENSURE_EXECUTION, (key, execution_id, Status.RUNNING.value, now))
         if events:
             _insert_history(conn, "append_history", key, execution_id, events, cache)
@@ -598,7 +572,7 @@ def append_history(
 
 def corrupt_history(conn: sqlite3.Connection, now: int, instance: str, execution_id: int) -> None:
     key = to_blob(instance)
-    with _transaction(conn):
+    with UnitOfWork(conn):
         conn.execute(_ENSURE_EXECUTION, (key, execution_id, Status.RUNNING.value, now))
         changed = conn.execute(
             "UPDATE history SET data = ? WHERE instance = ? AND execution_id = ?",
