@@ -11,6 +11,7 @@ import dataclasses
 import json
 import types
 import typing
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from provkit.contract._errors import CorruptDataError
@@ -26,6 +27,36 @@ _T = TypeVar("_T")
 
 _encoder = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), check_circular=False)
 _decoder = json.JSONDecoder()
+
+
+def _fast_encode() -> Callable[[Any], str]:
+    """``_encoder.encode``, calling CPython's C encoder directly where there is one.
+
+    ``JSONEncoder.encode`` builds that C encoder anew on every call; events and messages are
+    encoded on every turn, so this one is built once (same output: the same settings).
+    """
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:
+        return _encoder.encode
+    iterencode = make(
+        None,  # markers: no circular check
+        _encoder.default,
+        json.encoder.encode_basestring_ascii,
+        None,  # indent
+        ":",
+        ",",
+        False,  # sort_keys
+        False,  # skipkeys
+        True,  # allow_nan
+    )
+
+    def encode(obj: Any) -> str:
+        return "".join(iterencode(obj, 0))
+
+    return encode
+
+
+_encode_json = _fast_encode()
 
 
 class _Kind:
@@ -94,7 +125,7 @@ def _encode(kinds: dict[str, _Kind], obj: Any) -> str:
     kind = kinds.get(type(obj).__name__)
     if kind is None or kind.cls is not type(obj):
         raise TypeError(f"cannot encode {type(obj).__name__}")
-    return _encoder.encode(kind.to_dict(obj))
+    return _encode_json(kind.to_dict(obj))
 
 
 def _decode(kinds: dict[str, _Kind], what: str, text: str | bytes) -> Any:

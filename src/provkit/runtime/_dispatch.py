@@ -143,6 +143,33 @@ class SlotLoop(Generic[_Item]):
             await asyncio.wait_for(self._stopping.wait(), delay)
 
 
+async def finishes(future: asyncio.Future[Any], within: float | None = None) -> bool:
+    """Whether ``future`` is done within ``within`` seconds (None: no limit).
+
+    Like ``asyncio.wait({future}, timeout=within)``: neither the future's outcome nor the
+    waiter's cancellation reaches the future, which keeps running. Cheaper than it, though,
+    and it runs once per activity and per ack.
+    """
+    if future.done():
+        return True
+    loop = asyncio.get_running_loop()
+    waiter: asyncio.Future[None] = loop.create_future()
+
+    def wake(_: object = None) -> None:
+        if not waiter.done():
+            waiter.set_result(None)
+
+    future.add_done_callback(wake)
+    timer = None if within is None else loop.call_later(within, wake)
+    try:
+        await waiter
+    finally:
+        if timer is not None:
+            timer.cancel()
+        future.remove_done_callback(wake)
+    return future.done()
+
+
 class BackgroundAck:
     """The ack a slot leaves running in the background while it moves on to its next item.
 
@@ -162,8 +189,7 @@ class BackgroundAck:
         task = self._task
         if task is None:
             return
-        if not task.done():
-            await asyncio.wait({task})
+        await finishes(task)
         self._task = None
         if not task.cancelled() and (error := task.exception()) is not None:
             log.error("a background ack failed", exc_info=error)

@@ -30,7 +30,7 @@ from provkit.contract.messages import (
     ActivityFailedMessage,
     OrchestratorMessage,
 )
-from provkit.runtime._dispatch import BackgroundAck, Settler, call_with_retry, log
+from provkit.runtime._dispatch import BackgroundAck, Settler, call_with_retry, finishes, log
 from provkit.runtime._errors import NonRetryableError
 from provkit.runtime._options import RuntimeOptions
 from provkit.runtime._payload import PayloadTooLargeError, decode, encode, oversize
@@ -206,7 +206,7 @@ class WorkerSlot:
                 execution.cancel()
                 # Reap the task so none outlives its slot; one that ignores cancellation is
                 # left behind after a bounded wait rather than hanging the slot.
-                await asyncio.wait({execution}, timeout=_CANCEL_WAIT)
+                await finishes(execution, _CANCEL_WAIT)
         if execution.cancelled():
             return _failure(
                 lease, ErrorCategory.APPLICATION, "activity_failed", "the activity was cancelled"
@@ -267,12 +267,12 @@ class WorkerSlot:
         wait = renew_every
         if self._ahead is not None:
             hold = min(d.options.poll_interval, renew_every)
-            if await _finishes(execution, hold):
+            if await finishes(execution, hold):
                 return True
             await self._give_back_ahead()
             wait = renew_every - hold
         while True:
-            if await _finishes(execution, wait):
+            if await finishes(execution, wait):
                 return True
             wait = renew_every
             try:
@@ -316,14 +316,6 @@ def start_activity(fn: ActivityFn, argument: Any, executor: Executor) -> asyncio
         failed: asyncio.Future[Any] = loop.create_future()
         failed.set_exception(exc)
         return failed
-
-
-async def _finishes(execution: asyncio.Future[Any], within: float) -> bool:
-    """Whether ``execution`` is done within ``within`` seconds (it keeps running if not)."""
-    if execution.done():
-        return True
-    done, _ = await asyncio.wait({execution}, timeout=within)
-    return bool(done)
 
 
 def _failure(
