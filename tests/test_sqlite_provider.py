@@ -518,6 +518,27 @@ async def test_fetch_sees_an_instance_another_connection_deleted_and_started_aga
             assert (await _turn(first, "inst")).history == [started(input=input)]
 
 
+async def test_fetches_hand_out_the_enqueued_messages_and_decode_damaged_ones(
+    provider: SqliteProvider,
+) -> None:
+    """A fetched message is the object enqueued, on both queues; a row damaged after the
+    enqueue is decoded, and reported, instead."""
+    start, work = start_item("inst"), work_item("inst", 1)
+    await provider.enqueue_for_orchestrator(start)
+    await provider.enqueue_for_worker(work)
+    item = await provider.fetch_orchestration_item(LOCK)
+    lease = await provider.fetch_work_item(LOCK)
+    assert item is not None
+    assert lease is not None
+    assert (item.messages[0] is start, lease.item is work) == (True, True)
+    await ack(provider, item)
+    await provider.enqueue_for_orchestrator(external_item("inst"))
+    assert await provider.corrupt_orchestrator_messages("inst") == 1
+    damaged = await provider.fetch_orchestration_item(LOCK)
+    assert damaged is not None
+    assert (damaged.messages, damaged.message_error is not None) == ([], True)
+
+
 # -- payloads and ids --------------------------------------------------------------------
 
 EXOTIC_IDS = [

@@ -1,9 +1,9 @@
 """What the SQLite provider keeps decoded between calls, so a turn costs what is new in it.
 
-Two caches, used only by the connection's units of work (one at a time, see ``Calls``):
-events by their stored text (each text is decoded once), and the whole decoded history of
-each execution a fetch returned, so the next fetch of that execution reads only the rows
-stored after it. Neither decides a
+Three caches, used only by the connection's units of work (one at a time, see ``Calls``):
+events by their stored text (each text is decoded once), the whole decoded history of each
+execution a fetch returned, so the next fetch of that execution reads only the rows stored
+after it, and the queue messages this connection stored, until a fetch takes them. Neither decides a
 result: whatever they keep or forget, every call returns what the database holds.
 """
 
@@ -16,6 +16,12 @@ from typing import NamedTuple
 
 from provkit.contract import codec
 from provkit.contract.events import Event
+from provkit.contract.messages import (
+    ORCHESTRATOR_MESSAGE_TYPES,
+    ActivityExecute,
+    OrchestratorMessage,
+)
+from provkit.reference_providers._values import to_blob
 
 _CACHED_EVENT_BYTES = 2048
 """Events stored as longer text are decoded each time they are read, keeping the cache small."""
@@ -132,3 +138,41 @@ class HistoryCache:
         """Drop every kept history (decoded events by text stay: text decodes alike)."""
         self._kept.clear()
         self._count = 0
+
+
+class MessageCache:
+    """Queue messages by their stored text, from the call that stores one to the fetch that
+    takes it: a message this connection enqueued is not decoded again.
+
+    Messages are frozen, so a fetch may hand out the very object that was enqueued. A fetch
+    takes its entry out (a later fetch of the same row, after an abandon, decodes it); text
+    that is not a remembered message's, such as a corrupted row, is decoded as ever. Beyond
+    ``capacity`` the oldest entries go first.
+    """
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self._messages: dict[bytes, OrchestratorMessage | ActivityExecute] = {}
+        self._capacity = capacity
+
+    def encode(self, message: OrchestratorMessage | ActivityExecute) -> str:
+        """``codec.encode_message(message)``, remembering the message by that text."""
+        text = codec.encode_message(message)
+        messages = self._messages
+        if len(messages) >= self._capacity:
+            del messages[next(iter(messages))]
+        messages[to_blob(text)] = message
+        return text
+
+    def orchestrator_message(self, raw: bytes) -> OrchestratorMessage:
+        """``codec.decode_orchestrator_message(raw)``, without decoding a remembered text."""
+        message = self._messages.pop(raw, None)
+        if isinstance(message, ORCHESTRATOR_MESSAGE_TYPES):
+            return message
+        return codec.decode_orchestrator_message(raw)
+
+    def work_item(self, raw: bytes) -> ActivityExecute:
+        """``codec.decode_work_item(raw)``, without decoding a remembered text."""
+        message = self._messages.pop(raw, None)
+        if isinstance(message, ActivityExecute):
+            return message
+        return codec.decode_work_item(raw)

@@ -28,7 +28,7 @@ from provkit.contract import (
 from provkit.contract.events import Event
 from provkit.contract.messages import ActivityExecute, OrchestratorMessage
 from provkit.reference_providers._sqlite_conn import UnitOfWork
-from provkit.reference_providers._sqlite_decoded import HistoryCache
+from provkit.reference_providers._sqlite_decoded import HistoryCache, MessageCache
 from provkit.reference_providers._values import from_blob, to_blob
 from provkit.reference_providers._values import ms as ms  # re-exported: ops.ms
 from provkit.reference_providers._wakeup import NextWake
@@ -53,16 +53,20 @@ _ENSURE_EXECUTION = (
 )
 
 
-def _orchestrator_row(message: OrchestratorMessage, now: int) -> tuple[bytes, int, str]:
+def _orchestrator_row(
+    message: OrchestratorMessage, now: int, messages: MessageCache
+) -> tuple[bytes, int, str]:
     at = message.visible_at_ms
     return (
         to_blob(message.instance),
         now if at is None else max(now, at),
-        codec.encode_message(message),
+        messages.encode(message),
     )
 
 
-def _work_row(item: ActivityExecute, now: int) -> tuple[bytes, int, int, int, bytes, str]:
+def _work_row(
+    item: ActivityExecute, now: int, messages: MessageCache
+) -> tuple[bytes, int, int, int, bytes, str]:
     key = item.activity
     return (
         to_blob(key.instance),
@@ -70,7 +74,7 @@ def _work_row(item: ActivityExecute, now: int) -> tuple[bytes, int, int, int, by
         key.activity_id,
         now,
         to_blob(item.queue),
-        codec.encode_message(item),
+        messages.encode(item),
     )
 
 
@@ -119,9 +123,13 @@ def _wakes_orchestrator(conn: sqlite3.Connection, now: int, row: tuple[bytes, in
 
 
 def enqueue_for_orchestrator(
-    conn: sqlite3.Connection, now: int, message: OrchestratorMessage, delay_ms: int
+    conn: sqlite3.Connection,
+    now: int,
+    message: OrchestratorMessage,
+    delay_ms: int,
+    messages: MessageCache,
 ) -> None:
-    conn.execute(_INSERT_ORCHESTRATOR, _orchestrator_row(message, now + delay_ms))
+    conn.execute(_INSERT_ORCHESTRATOR, _orchestrator_row(message, now + delay_ms, messages))
 
 
 _CANDIDATE = """
@@ -160,7 +168,12 @@ SELECT MIN(at) FROM (
 
 
 def fetch_orchestration_item(
-    conn: sqlite3.Connection, now: int, lock_ms: int, token: str, cache: HistoryCache
+    conn: sqlite3.Connection,
+    now: int,
+    lock_ms: int,
+    token: str,
+    cache: HistoryCache,
+    queued: MessageCache,
 ) -> tuple[OrchestrationItem | None, NextWake]:
     with UnitOfWork(conn):
         while True:
@@ -189,7 +202,7 @@ def fetch_orchestration_item(
     undecodable: list[str] = []
     for row in batch:
         try:
-            messages.append(codec.decode_orchestrator_message(row[2]))
+            messages.append(queued.orchestrator_message(row[2]))
         except CorruptDataError as exc:
             undecodable.append(exc.message)
     message_error = None
@@ -259,6 +272,7 @@ def ack_orchestration_item(
     metadata: ExecutionMetadata,
     cancelled_activities: Sequence[ActivityId],
     cache: HistoryCache,
+    messages: MessageCache,
 ) -> int:
     """Commit a turn; returns how many waiting orchestration fetches it should wake.
 
@@ -311,13 +325,15 @@ def ack_orchestration_item(
         if history_delta:
             _insert_history(conn, operation, instance, execution_id, history_delta, cache)
         if worker_items:
-            conn.executemany(_INSERT_WORK, [_work_row(item, now) for item in worker_items])
+            conn.executemany(
+                _INSERT_WORK, [_work_row(item, now, messages) for item in worker_items]
+            )
         if cancelled_activities:
             keys = [
                 (to_blob(a.instance), a.execution_id, a.activity_id) for a in cancelled_activities
             ]
             conn.executemany(_DELETE_ACTIVITY, keys)
-        rows = [_orchestrator_row(m, now) for m in orchestrator_items]
+        rows = [_orchestrator_row(m, now, messages) for m in orchestrator_items]
         if rows:
             conn.executemany(_INSERT_ORCHESTRATOR, rows)
         wakes = conn.execute(_READY, (instance, now)).fetchone()[0]
@@ -381,8 +397,10 @@ def renew_orchestration_item_lock(
 # -- worker queue ------------------------------------------------------------------------
 
 
-def enqueue_for_worker(conn: sqlite3.Connection, now: int, item: ActivityExecute) -> None:
-    conn.execute(_INSERT_WORK, _work_row(item, now))
+def enqueue_for_worker(
+    conn: sqlite3.Connection, now: int, item: ActivityExecute, messages: MessageCache
+) -> None:
+    conn.execute(_INSERT_WORK, _work_row(item, now, messages))
 
 
 # A lease token is "<row id>.<unique part>": ack, renew and abandon find the row by its
@@ -419,6 +437,7 @@ def fetch_work_item(
     now: int,
     lock_ms: int,
     token: str,
+    messages: MessageCache,
     queues: Sequence[str] | None = None,
 ) -> tuple[WorkLease | None, NextWake]:
     """Lease the oldest fetchable item, of any queue or (``queues``) of those queues only."""
@@ -436,7 +455,7 @@ def fetch_work_item(
     lease_token, attempt_count, data, instance, execution_id, activity_id, queue = taken[0]
     lock_token = lease_token.decode()
     try:
-        item = codec.decode_work_item(data)
+        item = messages.work_item(data)
     except CorruptDataError as exc:
         stand_in = ActivityExecute(
             instance=from_blob(instance),
@@ -466,7 +485,11 @@ def forget_work_fetch(conn: sqlite3.Connection, now: int, token: str) -> None:
 
 
 def ack_work_item(
-    conn: sqlite3.Connection, now: int, token: str, completion: OrchestratorMessage | None
+    conn: sqlite3.Connection,
+    now: int,
+    token: str,
+    completion: OrchestratorMessage | None,
+    messages: MessageCache,
 ) -> None:
     with UnitOfWork(conn):
         deleted = conn.execute(
@@ -476,7 +499,7 @@ def ack_work_item(
         if not deleted:
             raise LockLostError("ack_work_item", "no live lease for this token")
         if completion is not None:
-            conn.execute(_INSERT_ORCHESTRATOR, _orchestrator_row(completion, now))
+            conn.execute(_INSERT_ORCHESTRATOR, _orchestrator_row(completion, now, messages))
 
 
 _RELEASE_WORK = """

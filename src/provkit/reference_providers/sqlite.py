@@ -46,7 +46,7 @@ from provkit.contract.messages import ActivityExecute, OrchestratorMessage
 from provkit.reference_providers import _sqlite_admin as admin
 from provkit.reference_providers import _sqlite_ops as ops
 from provkit.reference_providers._sqlite_conn import DEFAULT_BUSY_TIMEOUT, Calls, open_connection
-from provkit.reference_providers._sqlite_decoded import HistoryCache
+from provkit.reference_providers._sqlite_decoded import HistoryCache, MessageCache
 from provkit.reference_providers._wakeup import NextWake, Wakeup, long_poll
 
 _T = TypeVar("_T")
@@ -97,6 +97,7 @@ class SqliteProvider:
         self._token_prefix = secrets.token_hex(8) + "-"
         self._token_serial = itertools.count(1)
         self._decoded = HistoryCache()
+        self._messages = MessageCache()
         # A rolled-back batch may have undone rows a fetch in it had read.
         self._calls = Calls(conn, on_rollback=self._decoded.clear)
         self._undoing: set[asyncio.Task[None]] = set()
@@ -187,7 +188,7 @@ class SqliteProvider:
         now, delay_ms = self._clock.now_ms(), 0 if delay is None else ops.ms(delay)
         run = self._run(
             "enqueue_for_orchestrator",
-            lambda conn: ops.enqueue_for_orchestrator(conn, now, item, delay_ms),
+            lambda conn: ops.enqueue_for_orchestrator(conn, now, item, delay_ms, self._messages),
         )
         self._wake_early(self._orchestrator_wakeup, 1)
         await run
@@ -203,7 +204,7 @@ class SqliteProvider:
                 return await self._run(
                     "fetch_orchestration_item",
                     lambda conn: ops.fetch_orchestration_item(
-                        conn, now, lock_ms, token, self._decoded
+                        conn, now, lock_ms, token, self._decoded, self._messages
                     ),
                 )
             except asyncio.CancelledError:
@@ -237,6 +238,7 @@ class SqliteProvider:
                 metadata,
                 cancelled_activities,
                 self._decoded,
+                self._messages,
             ),
         )
         if worker_items:
@@ -266,7 +268,10 @@ class SqliteProvider:
 
     async def enqueue_for_worker(self, item: ActivityExecute) -> None:
         now = self._clock.now_ms()
-        await self._run("enqueue_for_worker", lambda conn: ops.enqueue_for_worker(conn, now, item))
+        await self._run(
+            "enqueue_for_worker",
+            lambda conn: ops.enqueue_for_worker(conn, now, item, self._messages),
+        )
         self._wake_workers()
 
     async def fetch_work_item(
@@ -295,7 +300,10 @@ class SqliteProvider:
             now, token = self._clock.now_ms(), self._new_token()
             try:
                 return await self._run(
-                    operation, lambda conn: ops.fetch_work_item(conn, now, lock_ms, token, queues)
+                    operation,
+                    lambda conn: ops.fetch_work_item(
+                        conn, now, lock_ms, token, self._messages, queues
+                    ),
                 )
             except asyncio.CancelledError:
                 later = self._clock.now_ms()
@@ -308,7 +316,8 @@ class SqliteProvider:
     async def ack_work_item(self, lock_token: str, completion: OrchestratorMessage | None) -> None:
         now = self._clock.now_ms()
         run = self._run(
-            "ack_work_item", lambda conn: ops.ack_work_item(conn, now, lock_token, completion)
+            "ack_work_item",
+            lambda conn: ops.ack_work_item(conn, now, lock_token, completion, self._messages),
         )
         self._wake_early(self._orchestrator_wakeup, 0 if completion is None else 1)
         await run
