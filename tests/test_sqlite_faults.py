@@ -79,6 +79,16 @@ HOLDER = textwrap.dedent(
 )
 
 
+async def _hold_write_lock(path: Path, seconds: float) -> asyncio.subprocess.Process:
+    """Another process holding ``path``'s write lock for ``seconds``, once it holds it."""
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", HOLDER, str(path), str(seconds), stdout=asyncio.subprocess.PIPE
+    )
+    assert holder.stdout is not None
+    assert await holder.stdout.readline() == b"locked\n"
+    return holder
+
+
 BARE = textwrap.dedent(
     """
     import provkit.reference_providers, provkit.runtime
@@ -164,11 +174,7 @@ async def test_reads_succeed_and_a_start_goes_through_once_another_process_relea
     try:
         client = Client(provider)
         await client.start_orchestration("before", "work", 1)
-        holder = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", HOLDER, str(path), str(hold), stdout=asyncio.subprocess.PIPE
-        )
-        assert holder.stdout is not None
-        assert await holder.stdout.readline() == b"locked\n"
+        holder = await _hold_write_lock(path, hold)
         locked = time.monotonic()
         released = asyncio.ensure_future(holder.wait())
 
@@ -208,16 +214,10 @@ async def test_busy_timeout_is_how_long_a_write_waits_for_the_lock(tmp_path: Pat
     """A write blocked by another connection fails with TransientError after busy_timeout."""
     path = tmp_path / "busy.db"
     async with await SqliteProvider.open_file(path, busy_timeout=0.2) as provider:
-        holder = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", HOLDER, str(path), "0.5", stdout=asyncio.subprocess.PIPE
-        )
-        assert holder.stdout is not None
-        assert await holder.stdout.readline() == b"locked\n"
+        holder = await _hold_write_lock(path, 0.5)
         began = time.monotonic()
         with pytest.raises(TransientError, match="database is locked"):
-            await provider.enqueue_for_orchestrator(
-                StartOrchestration(instance="i", orchestration="o", input="1")
-            )
+            await provider.enqueue_for_orchestrator(_start("i"))
         waited = time.monotonic() - began
         await holder.wait()
     assert 0.15 <= waited < 0.45, f"the write waited {waited:.2f} s (busy_timeout 0.2 s)"
@@ -234,11 +234,7 @@ async def test_writes_waiting_for_the_lock_keep_the_event_loop_running_and_their
     made, and a read made after them sees both."""
     path = tmp_path / "waiting.db"
     async with await SqliteProvider.open_file(path, busy_timeout=5.0) as provider:
-        holder = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", HOLDER, str(path), "0.5", stdout=asyncio.subprocess.PIPE
-        )
-        assert holder.stdout is not None
-        assert await holder.stdout.readline() == b"locked\n"
+        holder = await _hold_write_lock(path, 0.5)
         first = asyncio.ensure_future(provider.enqueue_for_orchestrator(_start("first")))
         for _ in range(100):  # until the first write met the lock and went to the thread
             if provider._calls._on_thread:
