@@ -411,6 +411,27 @@ async def test_a_batch_whose_transaction_is_lost_fails_the_calls_before_and_reru
     assert await runner.run("read", stored) == [3]
 
 
+async def test_a_read_meeting_a_busy_database_runs_again_on_the_connection_thread(
+    calls: tuple[Calls, list[str]],
+) -> None:
+    """A read failing with SQLITE_BUSY on the event loop's thread runs again on the
+    connection's thread, where it may wait for the lock, and returns what it read there."""
+    runner, _ = calls
+    ran_on: list[int] = []
+
+    def read(raw: sqlite3.Connection) -> list[int]:
+        ran_on.append(threading.get_ident())
+        if len(ran_on) == 1:
+            busy = sqlite3.OperationalError("database is locked")
+            busy.sqlite_errorcode = sqlite3.SQLITE_BUSY  # type: ignore[attr-defined]
+            raise busy
+        return stored(raw)
+
+    await runner.run("one", insert(1))
+    assert await runner.read("read", read) == [1]
+    assert [on == threading.get_ident() for on in ran_on] == [True, False]
+
+
 async def test_calls_on_a_closed_connection_raise_provider_error(
     calls: tuple[Calls, list[str]],
 ) -> None:

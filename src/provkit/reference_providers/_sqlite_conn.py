@@ -333,17 +333,18 @@ class Calls:
     """Runs units of work on an open connection; calls that queue up share one transaction.
 
     A call normally runs on the event loop's own thread: the calls made within one step of
-    the loop are queued and, at the end of that step, run back to back as one transaction:
-    ``BEGIN IMMEDIATE``, each call (its own transaction becomes a savepoint, see
-    ``_sqlite_ops``), one ``COMMIT``. Every result is reported after that commit, all at once;
-    a failed commit fails every call of the batch, and a call failing alone rolls back only
-    its own savepoint. Short transactions cost tens of microseconds, far less than a hop to
-    another thread and back. A batch that would wait for the write lock (another connection
-    holds it) moves to the connection's own thread, where it waits up to the connection's
-    ``busy_timeout`` without stalling the loop; calls made while that thread has work run
-    there too, in order, sharing a hop in the same way. A call whose caller is cancelled
-    still runs. Calls made with ``read`` are never part of a batch. ``on_rollback`` runs
-    (on whichever thread ran the batch) whenever a batch's work is rolled back.
+    the loop are queued and, at the end of that step, run back to back as one transaction
+    (``BEGIN IMMEDIATE``, each call's unit of work, one ``COMMIT``; see ``UnitOfWork``). Every
+    result is reported after that commit, all at once, and a failed commit fails every call of
+    the batch. Should a call fail, the batch is rolled back and run again with a savepoint per
+    call, so that call's writes alone are undone. Short transactions cost tens of
+    microseconds, far less than a hop to another thread and back. Work that would wait for a
+    lock (another connection holds the write lock) moves to the connection's own thread,
+    where it waits up to the connection's ``busy_timeout`` without stalling the loop; calls
+    made while that thread has work run there too, in order, sharing a hop in the same way.
+    A call whose caller is cancelled still runs. Calls made with ``read`` are never part of a
+    batch. ``on_rollback`` runs (on whichever thread ran the batch) whenever a batch's work
+    is rolled back.
     """
 
     def __init__(
@@ -424,24 +425,45 @@ class Calls:
     def _read_now(self, read: _Call) -> None:
         future, operation, work = read
         if self._on_thread:
-            # Behind the thread's queued work, in order.
-            self._count_hop(1)
-            hop = asyncio.ensure_future(
-                call(self._conn, operation, lambda raw: _read_only(raw, work))
-            )
-            hop.add_done_callback(functools.partial(self._read_done, future))
+            self._read_on_thread(read)  # behind the thread's queued work, in order
             return
         try:
             outcome: _Outcome = (future, True, _read_only(self._conn._conn, work))
         except ProviderError as exc:
             outcome = (future, False, exc)
+        except sqlite3.Error as exc:
+            if _is_busy(exc):  # rare on WAL (another connection recovering it): wait there
+                self._read_on_thread(read)
+                return
+            outcome = (future, False, provider_error(operation, exc))
         except Exception as exc:
             outcome = (future, False, provider_error(operation, exc))
         _report([outcome])
 
+    def _read_on_thread(self, read: _Call) -> None:
+        future, operation, work = read
+        self._count_hop(1)
+        hop = asyncio.ensure_future(
+            call(
+                self._conn, operation, lambda raw: self._waiting(raw, lambda: _read_only(raw, work))
+            )
+        )
+        hop.add_done_callback(functools.partial(self._read_done, future))
+
+    def _waiting(self, raw: sqlite3.Connection, run: Callable[[], _T]) -> _T:
+        """``run()`` with the connection's ``busy_timeout``: on its thread, waiting is fine."""
+        raw.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
+        try:
+            return run()
+        finally:
+            raw.execute("PRAGMA busy_timeout = 0")
+
     def _read_done(self, future: asyncio.Future[Any], hop: asyncio.Future[Any]) -> None:
         self._count_hop(-1)
         if future.done():  # the caller was cancelled
+            return
+        if hop.cancelled():
+            future.cancel()
             return
         exc = hop.exception()
         if exc is None:
@@ -469,11 +491,7 @@ class Calls:
             batch, self._pending = self._pending, []
         raw = self._conn._conn
         try:
-            raw.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
-            try:
-                outcomes = _run_together(raw, batch, self._on_rollback)
-            finally:
-                raw.execute("PRAGMA busy_timeout = 0")
+            outcomes = self._waiting(raw, lambda: _run_together(raw, batch, self._on_rollback))
         except BaseException as exc:  # never leave a caller waiting forever
             self._on_rollback()
             outcomes = [
@@ -584,11 +602,16 @@ def _begin(raw: sqlite3.Connection, batch: list[_Call]) -> Literal[True] | list[
     try:
         raw.execute("BEGIN IMMEDIATE")
     except sqlite3.Error as exc:
-        extended: int | None = getattr(exc, "sqlite_errorcode", None)
-        if extended is not None and extended & 0xFF == sqlite3.SQLITE_BUSY:
+        if _is_busy(exc):
             return None
         return [(future, False, provider_error(operation, exc)) for future, operation, _ in batch]
     return True
+
+
+def _is_busy(exc: sqlite3.Error) -> bool:
+    """Whether ``exc`` is SQLite's "busy": a lock another connection holds."""
+    extended: int | None = getattr(exc, "sqlite_errorcode", None)
+    return extended is not None and extended & 0xFF == sqlite3.SQLITE_BUSY
 
 
 def _rolled_back(outcome: _Outcome, operation: str) -> _Outcome:
