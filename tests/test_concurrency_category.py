@@ -8,6 +8,9 @@ provider.
 
 from __future__ import annotations
 
+import dataclasses
+import time
+
 import pytest
 
 # Loaded here so that in-process runs of the category find them imported (pytester drops
@@ -23,7 +26,8 @@ from provkit.conformance._history_check import (
     check_history,
 )
 from provkit.conformance._layout import SUITE_DIR
-from provkit.contract import LockLostError
+from provkit.contract import LockLostError, ManualClock
+from provkit.reference_providers import MemoryProvider
 
 CONCURRENCY_TESTS = str(SUITE_DIR / "test_concurrency.py")
 """In-process runs collect only the category's module: collecting the whole suite costs more."""
@@ -215,3 +219,21 @@ def test_the_category_passes_the_in_memory_reference_provider(pytester: pytest.P
         "no:cacheprovider",
     )
     reprec.assertoutcome(passed=1)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("clocked", [True, False], ids=["injected-clock", "real-time"])
+async def test_the_workload_stops_at_its_call_budget_before_its_seconds_are_up(
+    clocked: bool,
+) -> None:
+    """However fast the provider, the tasks stop after the plan's calls (the drain adds a few),
+    so the history check stays short."""
+    clock = ManualClock(T0) if clocked else None
+    plan = dataclasses.replace(_hammer.Plan.for_run(4, 60.0, clocked, 1.0), max_calls=300)
+    provider = MemoryProvider(clock)
+    began = time.monotonic()
+    history = await _hammer.hammer(provider, clock, plan)
+    assert time.monotonic() - began < 30
+    assert 300 <= len(history.calls) < 300 + 100
+    assert history.drained is True
+    assert _hammer.Plan.for_run(8, 5.0, clocked, 1.0).max_calls == (20_000 if clocked else 3_000)

@@ -96,7 +96,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type=float,
         default=concurrency.seconds,
         metavar="S",
-        help="seconds the concurrency category hammers the provider (default: %(default)s)",
+        help="seconds the concurrency category hammers the provider, at most: it stops "
+        "earlier after 20,000 calls (3,000 without an injected clock) (default: %(default)s)",
     )
 
 

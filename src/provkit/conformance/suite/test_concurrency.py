@@ -1,7 +1,8 @@
 """Concurrency: tasks hammer one provider at once, then the recorded history is checked.
 
 N tasks call both queues at random for T seconds (``--provkit-concurrency-tasks``,
-``--provkit-concurrency-seconds``), recording when each call started and ended; the queues are
+``--provkit-concurrency-seconds``) or until they made 20,000 calls (3,000 without an injected
+clock, whose locks last a second), recording when each call started and ended; the queues are
 then drained. The checker classifies every message as lost, unexpected or duplicated (Jepsen's
 total-queue checker) and looks for overlapping holders, deliveries after an ack, batches out of
 order or incomplete, fetches that miss visible work, dead tokens and wrong attempt counts.
